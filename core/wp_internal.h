@@ -1,0 +1,21 @@
+/*
+ * wp_internal.h - the first include of every core .c file.
+ *
+ * Pulls in the public API and the core's shared helpers, so every file sees the same
+ * feature macros and allocation wrappers. Non-static functions shared between core files
+ * carry the wp__ prefix; public ones wp_.
+ */
+#ifndef WP_INTERNAL_H
+#define WP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <wirepipe/wirepipe.h>
+
+#include "alloc.h"
+
+#define WP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif /* WP_INTERNAL_H */
