@@ -1,0 +1,44 @@
+/*
+ * Process-wide set-up and the prepare-then-execute sequence shared by every command.
+ */
+#include "wp_internal.h"
+
+#include <signal.h>
+#include <stdio.h>
+
+#include <libxml/parser.h>
+
+#include "cli.h"
+#include "http.h"
+
+void wp__process_init(void)
+{
+    json_set_alloc_funcs(wp_malloc, wp_free);
+    json_object_seed(0);
+    xmlInitParser();
+    wp__http_global_init();
+    signal(SIGPIPE, SIG_IGN); /* a closed stdout becomes a write error we report */
+}
+
+void wp__process_cleanup(void)
+{
+    wp__http_global_cleanup();
+}
+
+int wp__run_pipeline(struct wp_pipeline_def *def, struct wp_loader *loader,
+                     const struct wp_run_options *options)
+{
+    struct wp_diags diags;
+    wp__diags_init(&diags);
+    struct wp_run *run = wp__run_prepare(def, loader, &diags);
+    if (!run) {
+        wp__diags_print(&diags, stderr);
+        wp__diags_release(&diags);
+        return WP_EXIT_CONFIG;
+    }
+    wp__diags_release(&diags);
+    int status = wp__run_execute(run, options);
+    wp__run_free(run);
+    return status;
+}
+

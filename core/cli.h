@@ -1,0 +1,34 @@
+/*
+ * cli.h - pieces of the command line shared by `wirepipe PIPELINE` (main.c) and
+ * `wirepipe names` (cmd_names.c).
+ */
+#ifndef WP_CLI_H
+#define WP_CLI_H
+
+#include <stdbool.h>
+
+#include "runner.h"
+
+/* Exit statuses (DESIGN.md; 78 is EX_CONFIG from sysexits.h). */
+enum wp_exit {
+    WP_EXIT_OK = 0,
+    WP_EXIT_ITEMS_FAILED = 1,
+    WP_EXIT_USAGE = 2,
+    WP_EXIT_CONFIG = 78,
+};
+
+/* wp__process_init() - library-global set-up, once, before any thread starts. */
+void wp__process_init(void);
+void wp__process_cleanup(void);
+
+/*
+ * wp__run_pipeline() - prepare @def with @loader and execute it with @options; prints
+ * configuration problems and returns an exit status. Ownership: all borrowed.
+ */
+int wp__run_pipeline(struct wp_pipeline_def *def, struct wp_loader *loader,
+                     const struct wp_run_options *options);
+
+/* `wirepipe names ...`: @argc/@argv start at "names". */
+int wp__cmd_names(int argc, char **argv);
+
+#endif /* WP_CLI_H */

@@ -1,0 +1,78 @@
+/*
+ * The dead-letter file: one JSON line per item that could not go on, with the stage,
+ * the reason and the attempts, so nothing is lost silently and `--input` can replay it.
+ */
+#include "wp_internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "fsutil.h"
+#include "log.h"
+#include "run_types.h"
+
+static FILE *open_dead_file(struct wp_run *run)
+{
+    if (run->dead_file || run->dead_open_failed)
+        return run->dead_file;
+    const char *path = run->def->dead_letter;
+    if (wp__mkdir_parents(path) != 0 || !(run->dead_file = fopen(path, "a"))) {
+        wp__log(WP_LOG_ERROR, run->def->name, "cannot open dead-letter file '%s': %s", path,
+                strerror(errno));
+        run->dead_open_failed = true;
+    }
+    return run->dead_file;
+}
+
+void wp__dead_letter(struct wp_run *run, const char *stage_id, const char *plugin,
+                     const json_t *item, enum wp_status code, const char *message,
+                     unsigned attempts, uint64_t line)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    json_t *record = json_pack("{s:s,s:s,s:s,s:s,s:i,s:{s:s,s:s}}", "time", stamp, "pipeline",
+                               run->def->name, "stage", stage_id, "plugin", plugin ? plugin : "",
+                               "attempts", (int)attempts, "error", "code",
+                               wp_status_name(code), "message", message ? message : "");
+    if (record && line)
+        json_object_set_new(record, "line", json_integer((json_int_t)line));
+    if (record && item)
+        json_object_set_new(record, "item", json_deep_copy(item)); /* rare path: copy is fine */
+    char *text = record ? json_dumps(record, JSON_COMPACT) : NULL;
+    json_decref(record);
+
+    atomic_fetch_add(&run->n_dead, 1);
+    atomic_store(&run->failed, true);
+    if (line)
+        wp__log(WP_LOG_WARN, stage_id, "dead-lettered input line %llu: %s",
+                (unsigned long long)line, message ? message : "");
+    else
+        wp__log(WP_LOG_WARN, stage_id, "dead-lettered an item: %s", message ? message : "");
+
+    pthread_mutex_lock(&run->dead_lock);
+    FILE *out = open_dead_file(run);
+    if (out && text) {
+        fputs(text, out);
+        fputc('\n', out);
+        fflush(out);
+    } else if (text) {
+        /* The file is unusable: keep the record on stderr rather than lose it. */
+        wp__log(WP_LOG_ERROR, stage_id, "dead letter not written: %s", text);
+    }
+    pthread_mutex_unlock(&run->dead_lock);
+    wp_free(text);
+}
+
+void wp__dead_letter_close(struct wp_run *run)
+{
+    if (run->dead_file) {
+        fclose(run->dead_file);
+        run->dead_file = NULL;
+    }
+}

@@ -1,0 +1,186 @@
+#include "wp_internal.h"
+
+#include "envsubst.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct sbuf {
+    char *data;
+    size_t len;
+    size_t alloc;
+    bool nomem;
+};
+
+static void sbuf_add(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->nomem)
+        return;
+    if (b->len + n + 1 > b->alloc) {
+        size_t want = b->alloc ? b->alloc : 64;
+        while (want < b->len + n + 1)
+            want *= 2;
+        char *data = wp_realloc(b->data, want);
+        if (!data) {
+            b->nomem = true;
+            return;
+        }
+        b->data = data;
+        b->alloc = want;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+bool wp__utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = p[i];
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        unsigned cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (len - i <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        /* Overlong forms, UTF-16 surrogates and values past U+10FFFF. */
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+static bool name_start(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+static bool name_char(char c)
+{
+    return name_start(c) || (c >= '0' && c <= '9');
+}
+
+/* Substitute one ${...} whose inside is @inner (@len bytes, no closing brace). */
+static bool expand_one(const char *inner, size_t len, const char *where, struct wp_diags *diags,
+                       struct sbuf *b)
+{
+    size_t n = 0;
+    while (n < len && name_char(inner[n]))
+        n++;
+    if (n == 0 || !name_start(inner[0]) || (n < len && inner[n] != ':') ||
+        (n < len && (n + 1 >= len || (inner[n + 1] != '-' && inner[n + 1] != '?')))) {
+        /* Show the whole reference so the user finds it; it is pipeline text, not a value. */
+        wp__diags_add(diags, "%s: invalid variable reference '${%.*s}'", where,
+                      (int)(len > 80 ? 80 : len), inner);
+        return false;
+    }
+    char name[256];
+    if (n >= sizeof(name)) {
+        wp__diags_add(diags, "%s: variable name '%.40s...' is too long", where, inner);
+        return false;
+    }
+    memcpy(name, inner, n);
+    name[n] = '\0';
+    const char *value = getenv(name);
+    char op = n < len ? inner[n + 1] : '\0';
+    const char *word = inner + n + 2;
+    size_t word_len = n < len ? len - n - 2 : 0;
+
+    if (op == '\0') {
+        if (!value) {
+            wp__diags_add(diags, "%s: environment variable '%s' is not set", where, name);
+            return false;
+        }
+    } else if (!value || !*value) {
+        if (op == '-') {
+            sbuf_add(b, word, word_len);
+            return true;
+        }
+        if (word_len)
+            wp__diags_add(diags, "%s: environment variable '%s' is not set: %.*s", where, name,
+                          (int)word_len, word);
+        else
+            wp__diags_add(diags, "%s: environment variable '%s' is not set", where, name);
+        return false;
+    }
+    size_t value_len = strlen(value);
+    if (!wp__utf8_valid(value, value_len)) {
+        wp__diags_add(diags, "%s: environment variable '%s' is not valid UTF-8", where, name);
+        return false;
+    }
+    sbuf_add(b, value, value_len);
+    return true;
+}
+
+enum wp_status wp__envsubst(const char *text, const char *where, struct wp_diags *diags, char **out)
+{
+    struct sbuf b = {0};
+    bool ok = true;
+    const char *p = text;
+
+    *out = NULL;
+    sbuf_add(&b, "", 0);
+    while (*p) {
+        const char *dollar = strchr(p, '$');
+        if (!dollar) {
+            sbuf_add(&b, p, strlen(p));
+            break;
+        }
+        sbuf_add(&b, p, (size_t)(dollar - p));
+        if (dollar[1] == '$' && dollar[2] == '{') {
+            sbuf_add(&b, "${", 2);
+            p = dollar + 3;
+            continue;
+        }
+        if (dollar[1] != '{') {
+            sbuf_add(&b, "$", 1);
+            p = dollar + 1;
+            continue;
+        }
+        const char *inner = dollar + 2;
+        const char *close = strchr(inner, '}');
+        if (!close) {
+            wp__diags_add(diags, "%s: unterminated '${' (write '$${' for a literal '${')", where);
+            ok = false;
+            break;
+        }
+        if (!expand_one(inner, (size_t)(close - inner), where, diags, &b))
+            ok = false;
+        p = close + 1;
+    }
+    if (b.nomem) {
+        wp_free(b.data);
+        return WP_E_NOMEM;
+    }
+    if (!ok) {
+        wp_free(b.data);
+        return WP_E_CONFIG;
+    }
+    *out = b.data;
+    return WP_OK;
+}

@@ -1,0 +1,260 @@
+/*
+ * The host API table handed to plugins: every service a stage may use, implemented on
+ * top of the run it belongs to (struct wp_run_ctx behind each struct wp_ctx).
+ */
+#include "wp_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "fsutil.h"
+#include "http.h"
+#include "log.h"
+#include "run_types.h"
+#include "store.h"
+
+static struct wp_run_ctx *impl(struct wp_ctx *ctx)
+{
+    return (struct wp_run_ctx *)ctx;
+}
+
+void wp__ctx_init(struct wp_run_ctx *ctx, struct wp_stage_rt *stage, unsigned worker)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->pub.host = &wp__host_api;
+    ctx->stage = stage;
+    ctx->worker = worker;
+    ctx->attempt = 1;
+    if (stage->workers > 1)
+        snprintf(ctx->source, sizeof(ctx->source), "%s[%u]", stage->source, worker);
+    else
+        snprintf(ctx->source, sizeof(ctx->source), "%s", stage->source);
+}
+
+void wp__ctx_reset(struct wp_run_ctx *ctx, struct wp_entry_vec *emits, unsigned attempt,
+                   uint64_t line)
+{
+    ctx->emits = emits;
+    ctx->attempt = attempt;
+    ctx->line = line;
+    ctx->failed = false;
+    ctx->fail_code = WP_OK;
+    ctx->fail_text[0] = '\0';
+    ctx->retry_set = false;
+    ctx->retry_ms = 0;
+}
+
+static void host_log(struct wp_ctx *ctx, enum wp_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wp__log_v(level, impl(ctx)->source, fmt, ap);
+    va_end(ap);
+}
+
+static bool host_log_enabled(struct wp_ctx *ctx, enum wp_log_level level)
+{
+    (void)ctx;
+    return wp__log_enabled(level);
+}
+
+static enum wp_status host_emit(struct wp_ctx *ctx, json_t *item)
+{
+    struct wp_run_ctx *c = impl(ctx);
+    if (!json_is_object(item)) {
+        json_decref(item);
+        wp__log(WP_LOG_ERROR, c->source, "emitted something that is not a JSON object");
+        return WP_E_INVALID;
+    }
+    if (c->emits)
+        return wp__entry_vec_push(c->emits, (struct wp_entry){.item = item, .line = c->line})
+                   ? WP_OK
+                   : WP_E_NOMEM;
+
+    /* Generating or flushing: straight downstream, one at a time, in call order. */
+    struct wp_entry_vec one = {0};
+    if (!wp__entry_vec_push(&one, (struct wp_entry){.item = item, .line = c->line}))
+        return WP_E_NOMEM;
+    bool pushed = wp__stage_push_out(c->stage, &one);
+    wp__entry_vec_release(&one);
+    return pushed ? WP_OK : WP_E_CANCELLED;
+}
+
+static void host_fail(struct wp_ctx *ctx, enum wp_status code, const char *fmt, ...)
+{
+    struct wp_run_ctx *c = impl(ctx);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->fail_text, sizeof(c->fail_text), fmt, ap);
+    va_end(ap);
+    c->fail_code = code;
+    c->failed = true;
+}
+
+static void host_retry_in(struct wp_ctx *ctx, unsigned delay_ms)
+{
+    impl(ctx)->retry_ms = delay_ms;
+    impl(ctx)->retry_set = true;
+}
+
+static unsigned host_attempt(struct wp_ctx *ctx)
+{
+    return impl(ctx)->attempt;
+}
+
+static enum wp_status host_dead_letter(struct wp_ctx *ctx, const json_t *item,
+                                       enum wp_status code, const char *fmt, ...)
+{
+    struct wp_run_ctx *c = impl(ctx);
+    char message[WP_ERROR_TEXT_MAX * 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    atomic_fetch_add(&c->stage->n_failed, 1);
+    wp__dead_letter(c->stage->run, c->stage->def->id, c->stage->plugin->name, item, code,
+                    message, c->attempt, c->line);
+    return WP_OK;
+}
+
+static enum wp_status host_item_add_error(struct wp_ctx *ctx, json_t *item, enum wp_status code,
+                                          const char *fmt, ...)
+{
+    struct wp_run_ctx *c = impl(ctx);
+    char message[WP_ERROR_TEXT_MAX * 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    json_t *errors = json_object_get(item, WP_ITEM_ERRORS);
+    if (!json_is_array(errors)) {
+        errors = json_array();
+        if (!errors || json_object_set_new(item, WP_ITEM_ERRORS, errors) != 0)
+            return WP_E_NOMEM;
+    }
+    json_t *entry = json_pack("{s:s,s:s,s:s,s:i}", "stage", c->stage->def->id, "code",
+                              wp_status_name(code), "message", message, "attempts",
+                              (int)c->attempt);
+    if (!entry || json_array_append_new(errors, entry) != 0)
+        return WP_E_NOMEM;
+    return WP_OK;
+}
+
+static void host_metric_add(struct wp_ctx *ctx, const char *name, long long delta)
+{
+    struct wp_stage_rt *stage = impl(ctx)->stage;
+    pthread_mutex_lock(&stage->metrics_lock);
+    size_t i = 0;
+    while (i < stage->metric_count && strcmp(stage->metrics[i].name, name) != 0)
+        i++;
+    if (i == stage->metric_count && i < WP_STAGE_METRICS_MAX) {
+        snprintf(stage->metrics[i].name, sizeof(stage->metrics[i].name), "%s", name);
+        stage->metrics[i].value = 0;
+        stage->metric_count++;
+    }
+    if (i < stage->metric_count)
+        stage->metrics[i].value += delta;
+    pthread_mutex_unlock(&stage->metrics_lock);
+}
+
+static bool host_cancelled(struct wp_ctx *ctx)
+{
+    return atomic_load(&impl(ctx)->stage->run->stopping);
+}
+
+static const char *host_stage_id(struct wp_ctx *ctx)
+{
+    return impl(ctx)->stage->def->id;
+}
+
+static const char *host_pipeline_dir(struct wp_ctx *ctx)
+{
+    return impl(ctx)->stage->run->def->dir;
+}
+
+static const char *host_state_dir(struct wp_ctx *ctx)
+{
+    struct wp_run *run = impl(ctx)->stage->run;
+    pthread_mutex_lock(&run->store_lock);
+    if (!run->state_dir_made) {
+        if (wp__mkdir_p(run->def->state_dir) != 0)
+            wp__log(WP_LOG_WARN, impl(ctx)->source, "cannot create state folder '%s'",
+                    run->def->state_dir);
+        run->state_dir_made = true;
+    }
+    pthread_mutex_unlock(&run->store_lock);
+    return run->def->state_dir;
+}
+
+/* The state store opens on first use, so pipelines that keep no state create no file. */
+static struct wp_store *run_store(struct wp_ctx *ctx)
+{
+    struct wp_run *run = impl(ctx)->stage->run;
+    pthread_mutex_lock(&run->store_lock);
+    if (!run->store && !run->store_failed) {
+        struct wp_error err = {0};
+        if (wp__store_open(run->def->state_dir, &run->store, &err) != WP_OK) {
+            wp__log(WP_LOG_ERROR, impl(ctx)->source, "%s", err.text);
+            run->store_failed = true;
+        }
+    }
+    struct wp_store *store = run->store;
+    pthread_mutex_unlock(&run->store_lock);
+    return store;
+}
+
+static enum wp_status host_store_get(struct wp_ctx *ctx, const char *ns, const char *key,
+                                     size_t key_len, char **value, size_t *value_len)
+{
+    struct wp_store *store = run_store(ctx);
+    return store ? wp__store_get(store, ns, key, key_len, value, value_len) : WP_E_IO;
+}
+
+static enum wp_status host_store_put(struct wp_ctx *ctx, const char *ns, const char *key,
+                                     size_t key_len, const char *value, size_t value_len,
+                                     long long ttl_s)
+{
+    struct wp_store *store = run_store(ctx);
+    return store ? wp__store_put(store, ns, key, key_len, value, value_len, ttl_s) : WP_E_IO;
+}
+
+static enum wp_status host_store_delete(struct wp_ctx *ctx, const char *ns, const char *key,
+                                        size_t key_len)
+{
+    struct wp_store *store = run_store(ctx);
+    return store ? wp__store_delete(store, ns, key, key_len) : WP_E_IO;
+}
+
+const struct wp_host_api wp__host_api = {
+    .abi_major = WP_ABI_MAJOR,
+    .abi_minor = WP_ABI_MINOR,
+    .struct_size = sizeof(struct wp_host_api),
+    .malloc = wp_malloc,
+    .calloc = wp_calloc,
+    .realloc = wp_realloc,
+    .free = wp_free,
+    .strndup = wp_strndup,
+    .log = host_log,
+    .log_enabled = host_log_enabled,
+    .emit = host_emit,
+    .fail = host_fail,
+    .retry_in = host_retry_in,
+    .attempt = host_attempt,
+    .dead_letter = host_dead_letter,
+    .item_add_error = host_item_add_error,
+    .metric_add = host_metric_add,
+    .cancelled = host_cancelled,
+    .stage_id = host_stage_id,
+    .pipeline_dir = host_pipeline_dir,
+    .state_dir = host_state_dir,
+    .status_name = wp_status_name,
+    .backoff_ms = wp__backoff_ms,
+    .http_perform = wp__http_perform,
+    .http_perform_many = wp__http_perform_many,
+    .http_response_release = wp__http_response_release,
+    .store_get = host_store_get,
+    .store_put = host_store_put,
+    .store_delete = host_store_delete,
+};

@@ -1,0 +1,38 @@
+/*
+ * log.h - the host's logger: leveled lines on stderr, as text or JSON, one writer at a
+ * time, with repeats of the same message per source rate-limited.
+ */
+#ifndef WP_LOG_H
+#define WP_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include <wirepipe/log.h>
+
+enum wp_log_format {
+    WP_LOG_FORMAT_TEXT = 0,
+    WP_LOG_FORMAT_JSON,
+};
+
+/* wp__log_setup() - threshold and format; call before threads start. */
+void wp__log_setup(enum wp_log_level threshold, enum wp_log_format format);
+
+bool wp__log_enabled(enum wp_log_level level);
+
+/*
+ * wp__log_v() - write one line "<source>: <message>" (text) or a JSON object with
+ * time, level, source and message. @source may be NULL ("wirepipe" is used).
+ * At most 20 lines per second per @source at error/warn level; the rest are counted and
+ * reported as one "suppressed" line.
+ */
+void wp__log_v(enum wp_log_level level, const char *source, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+void wp__log(enum wp_log_level level, const char *source, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Progress lines on a terminal: a line rewritten in place, cleared by the next log line. */
+void wp__log_progress(const char *text);
+void wp__log_progress_end(void);
+
+#endif /* WP_LOG_H */

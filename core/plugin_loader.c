@@ -1,0 +1,331 @@
+#include "wp_internal.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "plugin_loader.h"
+
+#define MAX_PLUGINS     256
+#define MAX_SEARCH_DIRS 64
+
+struct wp_loader {
+    char *dirs[MAX_SEARCH_DIRS + 1];
+    size_t dir_count;
+    struct wp_plugin *plugins[MAX_PLUGINS];
+    size_t plugin_count;
+};
+
+static void add_dir(struct wp_loader *loader, const char *dir, size_t len)
+{
+    if (len == 0 || loader->dir_count == MAX_SEARCH_DIRS)
+        return;
+    char *copy = wp_strndup(dir, len);
+    if (copy)
+        loader->dirs[loader->dir_count++] = copy;
+}
+
+static void add_dir_list(struct wp_loader *loader, const char *list)
+{
+    while (list && *list) {
+        size_t len = strcspn(list, ":");
+        add_dir(loader, list, len);
+        list += len;
+        if (*list == ':')
+            list++;
+    }
+}
+
+/* The plugins folder of a build tree: <build>/core/wirepipe -> <build>/plugins. */
+static void add_build_tree_dir(struct wp_loader *loader)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    char candidate[PATH_MAX + 16];
+    snprintf(candidate, sizeof(candidate), "%s/../plugins", exe);
+    char resolved[PATH_MAX];
+    struct stat st;
+    if (realpath(candidate, resolved) && stat(resolved, &st) == 0 && S_ISDIR(st.st_mode))
+        add_dir(loader, resolved, strlen(resolved));
+}
+
+struct wp_loader *wp__loader_new(const char *const *extra_dirs, size_t extra_count)
+{
+    struct wp_loader *loader = wp_calloc(1, sizeof(*loader));
+    if (!loader)
+        return NULL;
+    for (size_t i = 0; i < extra_count; i++)
+        add_dir_list(loader, extra_dirs[i]);
+    add_dir_list(loader, getenv("WIREPIPE_PLUGIN_PATH"));
+    add_build_tree_dir(loader);
+    add_dir(loader, WP_PLUGIN_INSTALL_DIR, strlen(WP_PLUGIN_INSTALL_DIR));
+    return loader;
+}
+
+void wp__loader_free(struct wp_loader *loader)
+{
+    if (!loader)
+        return;
+    for (size_t i = 0; i < loader->dir_count; i++)
+        wp_free(loader->dirs[i]);
+    /* The handles stay open on purpose: code of a closed plugin may still be referenced
+     * by leak reports and late destructors. */
+    for (size_t i = 0; i < loader->plugin_count; i++) {
+        wp_free(loader->plugins[i]->name);
+        wp_free(loader->plugins[i]->path);
+        wp_free(loader->plugins[i]);
+    }
+    wp_free(loader);
+}
+
+const char *const *wp__loader_search_dirs(struct wp_loader *loader)
+{
+    return (const char *const *)loader->dirs;
+}
+
+static bool is_path(const char *s)
+{
+    size_t len = strlen(s);
+    return strchr(s, '/') || (len > 3 && strcmp(s + len - 3, ".so") == 0);
+}
+
+static bool valid_plugin_name(const char *s)
+{
+    if (!*s || strlen(s) > 64)
+        return false;
+    for (; *s; s++) {
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* The plugin name a file must declare: its basename without ".so". */
+static void name_from_path(const char *path, char *out, size_t size)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t len = strlen(base);
+    if (len > 3 && strcmp(base + len - 3, ".so") == 0)
+        len -= 3;
+    snprintf(out, size, "%.*s", (int)len, base);
+}
+
+static struct wp_plugin *find_loaded(struct wp_loader *loader, const char *name)
+{
+    for (size_t i = 0; i < loader->plugin_count; i++) {
+        if (strcmp(loader->plugins[i]->name, name) == 0)
+            return loader->plugins[i];
+    }
+    return NULL;
+}
+
+/* Checks that need nothing but the descriptor; false with a diagnostic on refusal. */
+static bool check_descriptor(const struct wp_plugin_desc *desc, const char *expected_name,
+                             const char *path, const char *place, struct wp_diags *diags)
+{
+    if (desc->abi_major != WP_ABI_MAJOR || desc->abi_minor > WP_ABI_MINOR) {
+        wp__diags_add(diags, "%s: plugin '%s' was built for ABI %u.%u, host has %d.%d", place,
+                      expected_name, desc->abi_major, desc->abi_minor, WP_ABI_MAJOR,
+                      WP_ABI_MINOR);
+        return false;
+    }
+    if (desc->struct_size < sizeof(struct wp_plugin_desc)) {
+        wp__diags_add(diags, "%s: plugin '%s' has a descriptor of %u bytes, expected %zu", place,
+                      expected_name, desc->struct_size, sizeof(struct wp_plugin_desc));
+        return false;
+    }
+    if (!desc->name || strcmp(desc->name, expected_name) != 0) {
+        wp__diags_add(diags, "%s: plugin file '%s' declares the name '%s'; it must be '%s'",
+                      place, path, desc->name ? desc->name : "(none)", expected_name);
+        return false;
+    }
+    if (!desc->version || !*desc->version || !desc->description || !desc->license) {
+        wp__diags_add(diags, "%s: plugin '%s' leaves version, description or license empty",
+                      place, expected_name);
+        return false;
+    }
+    if (!desc->stages || !desc->stages[0]) {
+        wp__diags_add(diags, "%s: plugin '%s' declares no stages", place, expected_name);
+        return false;
+    }
+    for (size_t i = 0; desc->stages[i]; i++) {
+        const struct wp_stage_ops *ops = desc->stages[i];
+        if (!ops->name || !*ops->name || !ops->create || !ops->process) {
+            wp__diags_add(diags, "%s: plugin '%s' stage %zu lacks a name, create or process",
+                          place, expected_name, i);
+            return false;
+        }
+    }
+    return true;
+}
+
+static struct wp_plugin *open_plugin(struct wp_loader *loader, const char *path,
+                                     const char *place, struct wp_diags *diags)
+{
+    char name[80];
+    name_from_path(path, name, sizeof(name));
+    if (!valid_plugin_name(name)) {
+        wp__diags_add(diags, "%s: '%s' is not a valid plugin file name (want [a-z0-9_]+.so)",
+                      place, path);
+        return NULL;
+    }
+    char resolved[PATH_MAX];
+    if (!realpath(path, resolved)) {
+        wp__diags_add(diags, "%s: cannot open plugin '%s': %s", place, path, strerror(errno));
+        return NULL;
+    }
+    struct wp_plugin *same = find_loaded(loader, name);
+    if (same) {
+        if (strcmp(same->path, resolved) == 0)
+            return same;
+        wp__diags_add(diags, "%s: plugin '%s' is already loaded from '%s'; refusing '%s'", place,
+                      name, same->path, resolved);
+        return NULL;
+    }
+    if (loader->plugin_count == MAX_PLUGINS) {
+        wp__diags_add(diags, "%s: too many plugins (at most %d)", place, MAX_PLUGINS);
+        return NULL;
+    }
+
+    void *handle = dlopen(resolved, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        const char *why = dlerror();
+        wp__diags_add(diags, "%s: cannot load '%s': %s (is it a shared object built for this "
+                      "machine? check missing libraries with ldd)",
+                      place, resolved, why ? why : "unknown error");
+        return NULL;
+    }
+    char symbol[96];
+    snprintf(symbol, sizeof(symbol), "wp_plugin_%s", name);
+    dlerror();
+    const struct wp_plugin_desc *(*entry)(void);
+    *(void **)&entry = dlsym(handle, symbol);
+    if (!entry) {
+        wp__diags_add(diags, "%s: '%s' has no entry symbol '%s' (is it a wirepipe plugin?)",
+                      place, resolved, symbol);
+        return NULL;
+    }
+    const struct wp_plugin_desc *desc = entry();
+    if (!desc) {
+        wp__diags_add(diags, "%s: plugin '%s' returned no descriptor", place, name);
+        return NULL;
+    }
+    if (!check_descriptor(desc, name, resolved, place, diags))
+        return NULL;
+
+    struct wp_plugin *plugin = wp_calloc(1, sizeof(*plugin));
+    if (!plugin) {
+        wp__diags_add(diags, "%s: out of memory", place);
+        return NULL;
+    }
+    plugin->name = wp_strdup(name);
+    plugin->path = wp_strdup(resolved);
+    plugin->desc = desc;
+    plugin->handle = handle;
+    loader->plugins[loader->plugin_count++] = plugin;
+    return plugin;
+}
+
+const struct wp_plugin *wp__loader_get(struct wp_loader *loader, const char *name_or_path,
+                                       const char *place, struct wp_diags *diags)
+{
+    if (!name_or_path || !*name_or_path || strlen(name_or_path) >= PATH_MAX) {
+        wp__diags_add(diags, "%s: empty or overlong plugin name", place);
+        return NULL;
+    }
+    if (is_path(name_or_path))
+        return open_plugin(loader, name_or_path, place, diags);
+
+    struct wp_plugin *loaded = find_loaded(loader, name_or_path);
+    if (loaded)
+        return loaded;
+    if (!valid_plugin_name(name_or_path)) {
+        wp__diags_add(diags, "%s: '%s' is not a valid plugin name (want [a-z0-9_]+)", place,
+                      name_or_path);
+        return NULL;
+    }
+    for (size_t i = 0; i < loader->dir_count; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s.so", loader->dirs[i], name_or_path);
+        if (access(path, F_OK) == 0)
+            return open_plugin(loader, path, place, diags);
+    }
+    char searched[1024] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < loader->dir_count && used < sizeof(searched); i++) {
+        int n = snprintf(searched + used, sizeof(searched) - used, "%s%s", i ? ", " : "",
+                         loader->dirs[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    wp__diags_add(diags, "%s: no plugin '%s' (searched: %s)", place, name_or_path,
+                  loader->dir_count ? searched : "no folders");
+    return NULL;
+}
+
+const struct wp_stage_ops *wp__loader_find_stage(const struct wp_plugin *plugin,
+                                                 const char *stage_name)
+{
+    if (!stage_name)
+        return plugin->desc->stages[0];
+    for (size_t i = 0; plugin->desc->stages[i]; i++) {
+        if (strcmp(plugin->desc->stages[i]->name, stage_name) == 0)
+            return plugin->desc->stages[i];
+    }
+    return NULL;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+size_t wp__loader_load_all(struct wp_loader *loader, const struct wp_plugin *const **plugins,
+                           struct wp_diags *diags)
+{
+    for (size_t i = 0; i < loader->dir_count; i++) {
+        DIR *dir = opendir(loader->dirs[i]);
+        if (!dir)
+            continue;
+        char *names[MAX_PLUGINS];
+        size_t count = 0;
+        struct dirent *entry;
+        while ((entry = readdir(dir)) && count < MAX_PLUGINS) {
+            size_t len = strlen(entry->d_name);
+            if (len > 3 && strcmp(entry->d_name + len - 3, ".so") == 0)
+                names[count++] = wp_strdup(entry->d_name);
+        }
+        closedir(dir);
+        qsort(names, count, sizeof(names[0]), compare_names);
+        for (size_t j = 0; j < count; j++) {
+            char name[80];
+            if (!names[j])
+                continue;
+            name_from_path(names[j], name, sizeof(name));
+            /* An earlier folder wins, as it does when a pipeline names the plugin. */
+            if (!find_loaded(loader, name)) {
+                char path[PATH_MAX];
+                snprintf(path, sizeof(path), "%s/%s", loader->dirs[i], names[j]);
+                open_plugin(loader, path, path, diags);
+            }
+            wp_free(names[j]);
+        }
+    }
+    *plugins = (const struct wp_plugin *const *)loader->plugins;
+    return loader->plugin_count;
+}

@@ -1,0 +1,86 @@
+/*
+ * runner.h - prepare a pipeline (load plugins, validate configs, create stage instances)
+ * and run items through it.
+ *
+ * Threads: one input thread (reads --input/stdin, or calls the first stage's generate),
+ * the workers of each stage (stage "workers", 1 by default), one output thread, and a
+ * signal thread. Bounded queues between them give backpressure. Output order equals input
+ * order whatever the worker counts, because each stage releases results in the order of
+ * its input sequence numbers.
+ */
+#ifndef WP_RUNNER_H
+#define WP_RUNNER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "diag.h"
+#include "pipeline.h"
+#include "plugin_loader.h"
+
+/*
+ * Where items come from when the first stage does not generate them (or --input was
+ * given). next() returns WP_OK with a new *@item, WP_E_NOTFOUND at the end, or another
+ * status for a bad record: then *@item may hold what can be kept of it (a string) and
+ * @err says why; the record is dead-lettered and reading goes on. *@line is the record's
+ * line number (0 when not line-based).
+ */
+struct wp_run_input {
+    enum wp_status (*next)(void *arg, json_t **item, uint64_t *line, struct wp_error *err);
+    /*
+     * Or, instead of next(): one JSON text per call (a new wp_malloc'd *@text), which the
+     * host parses on several threads. Returns WP_OK, WP_E_NOTFOUND at the end,
+     * WP_E_CANCELLED when interrupted, or another status for a record to dead-letter.
+     */
+    enum wp_status (*next_text)(void *arg, char **text, size_t *len, uint64_t *line,
+                                struct wp_error *err);
+    void *arg;
+    const char *name; /* "stdin", the file name: shown in messages */
+    bool interactive; /* may stall between records (terminal, pipe): no batching */
+};
+
+/*
+ * Where items leaving the last stage go (unless it is a sink). write() borrows @item; or,
+ * instead, write_text() gets each item as one compact JSON line ending in a newline,
+ * encoded by the host on several threads.
+ */
+struct wp_run_output {
+    enum wp_status (*write)(void *arg, json_t *item);
+    enum wp_status (*write_text)(void *arg, const char *text, size_t len);
+    enum wp_status (*finish)(void *arg);
+    void *arg;
+};
+
+struct wp_run_options {
+    bool use_input;     /* feed the first stage from @input even if it can generate */
+    struct wp_run_input input;
+    struct wp_run_output output;
+    bool progress;      /* progress line on stderr */
+    bool summary;       /* per-stage summary at the end */
+    bool show_metrics;  /* plugin metrics in the summary */
+    bool handle_signals;
+};
+
+struct wp_run;
+
+/*
+ * wp__run_prepare() - load each stage's plugin, validate its config, create its instance.
+ * Returns: the run, or NULL with every problem in @diags (exit 78).
+ * Ownership: @def and @loader are borrowed and must outlive the run.
+ */
+struct wp_run *wp__run_prepare(struct wp_pipeline_def *def, struct wp_loader *loader,
+                               struct wp_diags *diags);
+
+/*
+ * wp__run_execute() - run to the end of input.
+ * Returns the exit status: 0 all items done, 1 some items dead-lettered, a stage failed
+ * fatally or output failed.
+ */
+int wp__run_execute(struct wp_run *run, const struct wp_run_options *options);
+
+/* wp__run_free() - destroy the stage instances and free the run. */
+void wp__run_free(struct wp_run *run);
+
+#endif /* WP_RUNNER_H */
