@@ -779,6 +779,25 @@ static void apply_overrides(struct loader *L, struct wp_pipeline_def *def,
     }
 }
 
+bool wp__config_override_parse(char *arg, struct wp_config_override *out)
+{
+    char *eq = strchr(arg, '=');
+    if (!eq)
+        return false;
+    char *dot = NULL;
+    for (char *c = arg; c < eq; c++)
+        if (*c == '.')
+            dot = c;
+    if (!dot || dot == arg || dot + 1 == eq)
+        return false;
+    *dot = '\0';
+    *eq = '\0';
+    out->stage_id = arg;
+    out->key = dot + 1;
+    out->value = eq + 1;
+    return true;
+}
+
 enum wp_status wp__pipeline_def_load(const char *path, const struct wp_config_override *overrides,
                                      size_t override_count, struct wp_pipeline_def **out,
                                      struct wp_diags *diags)

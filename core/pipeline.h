@@ -25,10 +25,10 @@ enum wp_on_error {
 };
 
 struct wp_stage_def {
-    char *id;              /* unique within the pipeline; defaults to the plugin name */
-    char *plugin;          /* plugin name, or a path to a .so (made absolute) */
-    char *stage;           /* stage name inside the plugin, or NULL for its first stage */
-    json_t *config;        /* the stage's "config" object (never NULL); new reference */
+    char *id;       /* unique within the pipeline; defaults to the plugin name */
+    char *plugin;   /* plugin name, or a path to a .so (made absolute) */
+    char *stage;    /* stage name inside the plugin, or NULL for its first stage */
+    json_t *config; /* the stage's "config" object (never NULL); new reference */
     enum wp_on_error on_error;
     unsigned workers;      /* >= 1 */
     unsigned max_attempts; /* >= 1: offers of one item before a RETRY becomes a dead letter */
@@ -54,6 +54,17 @@ struct wp_config_override {
 };
 
 /*
+ * wp__config_override_parse() - split @arg, "STAGE.KEY=VALUE" as given to --set, into
+ * @out, writing NULs into @arg (argv strings are writable), so @out borrows from @arg.
+ *
+ * The value starts after the first '='. A stage id may contain '.' but a config key does
+ * not, so the id ends at the last '.' before that '='.
+ * Returns: true, or false (with @arg unchanged) when there is no '=', no '.' before it,
+ *          or the stage id or key is empty.
+ */
+bool wp__config_override_parse(char *arg, struct wp_config_override *out);
+
+/*
  * wp__pipeline_def_load() - read @path, substitute ${VAR}, ${VAR:-default} and
  * ${VAR:?message} in every string value ("$${" is a literal "${"), validate the top
  * level and each stage's own keys (not yet the plugin config), and apply @overrides.
@@ -62,8 +73,8 @@ struct wp_config_override {
  *          WP_E_IO / WP_E_NOMEM with every problem added to @diags.
  */
 enum wp_status wp__pipeline_def_load(const char *path, const struct wp_config_override *overrides,
-                                    size_t override_count, struct wp_pipeline_def **out,
-                                    struct wp_diags *diags);
+                                     size_t override_count, struct wp_pipeline_def **out,
+                                     struct wp_diags *diags);
 
 void wp__pipeline_def_free(struct wp_pipeline_def *def);
 
@@ -76,7 +87,7 @@ void wp__pipeline_def_free(struct wp_pipeline_def *def);
  *          "<file>: stages[<index>].config.<key>: <problem>".
  */
 enum wp_status wp__config_validate(struct wp_pipeline_def *def, size_t index,
-                                  const struct wp_config_key *keys, struct wp_diags *diags);
+                                   const struct wp_config_key *keys, struct wp_diags *diags);
 
 /*
  * wp__suggest() - the candidate closest to @word by edit distance, when it is close

@@ -235,8 +235,9 @@ static void process_entry(struct wp_stage_rt *stage, struct wp_run_ctx *ctx,
 
         switch (outcome) {
             case WP_OUTCOME_OK:
-                if (emits->count == 0) {
-                    wp__entry_vec_push(results, (struct wp_entry){.item = item, .line = entry->line});
+                if (emits->count == 0 && !(stage->ops->flags & WP_STAGE_EMIT_ONLY)) {
+                    wp__entry_vec_push(results,
+                                       (struct wp_entry){.item = item, .line = entry->line});
                     return;
                 }
                 for (size_t i = 0; i < emits->count; i++)
@@ -391,13 +392,13 @@ static void encode_scratch_release(void)
 static bool encode_entry(struct wp_stage_rt *stage, struct wp_entry *entry)
 {
     struct encode_buffer *eb = &encode_scratch;
-    size_t need = json_dumpb(entry->item, eb->buf, eb->cap, JSON_COMPACT);
+    size_t need = json_dumpb(entry->item, eb->buf, eb->cap, JSON_COMPACT | JSON_REAL_PRECISION(10));
     if (need > eb->cap) {
         char *grown = wp_realloc(eb->buf, need * 2);
         if (grown) {
             eb->buf = grown;
             eb->cap = need * 2;
-            need = json_dumpb(entry->item, eb->buf, eb->cap, JSON_COMPACT);
+            need = json_dumpb(entry->item, eb->buf, eb->cap, JSON_COMPACT | JSON_REAL_PRECISION(10));
         }
     }
     char *text = need && need <= eb->cap ? wp_malloc(need + 1) : NULL;

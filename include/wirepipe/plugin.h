@@ -103,6 +103,11 @@ enum wp_stage_flags {
     WP_STAGE_THREAD_SAFE = (1 << 0),
     /* Items leaving this stage are delivered by it: the host does not print them. */
     WP_STAGE_SINK = (1 << 1),
+    /*
+     * Only emitted items go on: returning WP_OUTCOME_OK without emitting passes nothing.
+     * For batching and aggregating stages that hold items back until flush().
+     */
+    WP_STAGE_EMIT_ONLY = (1 << 2),
 };
 
 /*
@@ -119,7 +124,8 @@ typedef enum wp_status wp_stage_create_fn(struct wp_ctx *ctx, const json_t *conf
  * process() - handle one item.
  *
  * The stage may change @item in place. What reaches the next stage:
- *  - if the stage emitted nothing during the call and returns WP_OUTCOME_OK, @item itself;
+ *  - if the stage emitted nothing during the call and returns WP_OUTCOME_OK, @item itself
+ *    (unless the stage has WP_STAGE_EMIT_ONLY: then nothing);
  *  - if it emitted items with ctx->host->emit(), exactly those, in emit order (to pass
  *    @item on as well, emit json_incref(item));
  *  - on DROP, REJECT, RETRY and FATAL, nothing (emitted items are discarded on RETRY).

@@ -1,0 +1,57 @@
+#!/bin/sh
+# The command line: help, version, usage errors, --describe, --list-plugins, --set, logs.
+. "$(dirname "$0")/../tools/cli-lib.sh"
+
+run version "$WIREPIPE" --version
+expect_rc 0 "--version" version
+expect_in "$T/version.out" "plugin ABI 1.0" "--version names the ABI"
+run help "$WIREPIPE" --help
+expect_rc 0 "--help" help
+expect_in "$T/help.out" "Exit status: 0 all items done" "--help documents exit codes"
+run noargs "$WIREPIPE"
+expect_rc 2 "no pipeline is a usage error" noargs
+run badopt "$WIREPIPE" --frobnicate x.json
+expect_rc 2 "unknown option is a usage error" badopt
+run badset "$WIREPIPE" --set nonsense x.json
+expect_rc 2 "malformed --set is a usage error" badset
+expect_in "$T/badset.err" "--set wants STAGE.KEY=VALUE, got 'nonsense'" "--set message"
+run missing "$WIREPIPE" "$T/does-not-exist.json"
+expect_rc 78 "missing pipeline file" missing
+expect_in "$T/missing.err" "does-not-exist.json" "missing file is named"
+
+run describe "$WIREPIPE" --describe testkit
+expect_rc 0 "--describe" describe
+expect_in "$T/describe.out" "stage 'retry'" "--describe lists stages"
+expect_in "$T/describe.out" "number" "--describe lists config keys"
+run describe_missing "$WIREPIPE" --describe nosuch
+expect_rc 78 "--describe of an unknown plugin" describe_missing
+
+run list "$WIREPIPE" --list-plugins --plugin-path "$WP_FIXTURE_PLUGINS"
+expect_in "$T/list.out" "testkit" "--list-plugins finds plugins"
+expect_in "$T/list.err" "has no entry symbol" "--list-plugins reports broken files"
+
+# --set overrides a stage's config; an unknown stage id is a config error.
+printf '{"n":1,"kind":"bad"}\n' >"$T/one.jsonl"
+pipeline "$T/retry.json" '{"name": "retry", "stages": [
+  {"plugin": "testkit", "stage": "retry", "id": "r", "max_attempts": 5}]}'
+run set "$WIREPIPE" -q --set r.number=3 "$T/retry.json" --input "$T/one.jsonl"
+expect_rc 0 "--set run" set
+expect_in "$T/set.out" '"attempts":4' "--set r.number=3 took effect"
+run setbad "$WIREPIPE" --check --set nosuch.number=3 "$T/retry.json"
+expect_rc 78 "--set for an unknown stage" setbad
+
+# JSON log lines are JSON.
+run jsonlog "$WIREPIPE" --log-format json "$T/retry.json" --input "$T/one.jsonl"
+python3 -c 'import json,sys
+for line in open(sys.argv[1]):
+    json.loads(line)' "$T/jsonlog.err" && ok "--log-format json writes JSON lines" || fail "json logs"
+
+# Config errors show every problem with its JSON path, and exit 78.
+pipeline "$T/cfg.json" '{"name": "cfg", "stages": [
+  {"plugin": "testkit", "stage": "retry", "config": {"nubmer": 1, "field": 5}}]}'
+run cfg "$WIREPIPE" --check "$T/cfg.json"
+expect_rc 78 "config errors" cfg
+expect_in "$T/cfg.err" "stages[0].config: unknown key 'nubmer'; did you mean 'number'?" \
+    "unknown key named by path, with a did-you-mean"
+expect_in "$T/cfg.err" "stages[0].config.field" "type error named by path"
+finish
