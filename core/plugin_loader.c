@@ -26,6 +26,10 @@ static void add_dir(struct wp_loader *loader, const char *dir, size_t len)
 {
     if (len == 0 || loader->dir_count == MAX_SEARCH_DIRS)
         return;
+    for (size_t i = 0; i < loader->dir_count; i++) {
+        if (strlen(loader->dirs[i]) == len && memcmp(loader->dirs[i], dir, len) == 0)
+            return; /* already searched earlier */
+    }
     char *copy = wp_strndup(dir, len);
     if (copy)
         loader->dirs[loader->dir_count++] = copy;
