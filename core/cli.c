@@ -3,12 +3,13 @@
  */
 #include "wp_internal.h"
 
+#include "cli.h"
+
 #include <signal.h>
 #include <stdio.h>
 
 #include <libxml/parser.h>
 
-#include "cli.h"
 #include "http.h"
 
 void wp__process_init(void)
@@ -41,4 +42,3 @@ int wp__run_pipeline(struct wp_pipeline_def *def, struct wp_loader *loader,
     wp__run_free(run);
     return status;
 }
-

@@ -112,8 +112,7 @@ static struct wp_pipeline_def *names_pipeline(json_t *gazetteers, bool no_gazett
     def->dir = wp_strdup(cwd);
     def->name = wp_strdup("names");
     def->state_dir = state_dir ? wp_strdup(state_dir) : wp_asprintf("%s/.wirepipe", cwd);
-    def->dead_letter = def->state_dir ? wp_asprintf("%s/dead-letter.jsonl", def->state_dir)
-                                      : NULL;
+    def->dead_letter = def->state_dir ? wp_asprintf("%s/dead-letter.jsonl", def->state_dir) : NULL;
     def->queue_size = 256;
     if (!def->stages || !def->path || !def->dir || !def->name || !def->dead_letter) {
         wp__pipeline_def_free(def);

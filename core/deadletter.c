@@ -36,10 +36,10 @@ void wp__dead_letter(struct wp_run *run, const char *stage_id, const char *plugi
     gmtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
-    json_t *record = json_pack("{s:s,s:s,s:s,s:s,s:i,s:{s:s,s:s}}", "time", stamp, "pipeline",
-                               run->def->name, "stage", stage_id, "plugin", plugin ? plugin : "",
-                               "attempts", (int)attempts, "error", "code",
-                               wp_status_name(code), "message", message ? message : "");
+    json_t *record =
+        json_pack("{s:s,s:s,s:s,s:s,s:i,s:{s:s,s:s}}", "time", stamp, "pipeline", run->def->name,
+                  "stage", stage_id, "plugin", plugin ? plugin : "", "attempts", (int)attempts,
+                  "error", "code", wp_status_name(code), "message", message ? message : "");
     if (record && line)
         json_object_set_new(record, "line", json_integer((json_int_t)line));
     if (record && item)

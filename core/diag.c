@@ -48,19 +48,15 @@ void wp__diags_add(struct wp_diags *d, const char *fmt, ...)
         d->count++;
         return;
     }
-    va_list ap;
+    va_list ap, again;
     va_start(ap, fmt);
+    va_copy(again, ap);
     int n = vsnprintf(NULL, 0, fmt, ap);
+    char *line = n >= 0 ? wp_malloc((size_t)n + 1) : NULL;
+    if (line)
+        vsnprintf(line, (size_t)n + 1, fmt, again);
+    va_end(again);
     va_end(ap);
-    char *line = NULL;
-    if (n >= 0) {
-        line = wp_malloc((size_t)n + 1);
-        if (line) {
-            va_start(ap, fmt);
-            vsnprintf(line, (size_t)n + 1, fmt, ap);
-            va_end(ap);
-        }
-    }
     d->lines[d->count++] = line;
 }
 

@@ -1,12 +1,12 @@
 #include "wp_internal.h"
 
+#include "fsutil.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include "fsutil.h"
 
 int wp__mkdir_p(const char *dir)
 {

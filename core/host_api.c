@@ -104,8 +104,8 @@ static unsigned host_attempt(struct wp_ctx *ctx)
     return impl(ctx)->attempt;
 }
 
-static enum wp_status host_dead_letter(struct wp_ctx *ctx, const json_t *item,
-                                       enum wp_status code, const char *fmt, ...)
+static enum wp_status host_dead_letter(struct wp_ctx *ctx, const json_t *item, enum wp_status code,
+                                       const char *fmt, ...)
 {
     struct wp_run_ctx *c = impl(ctx);
     char message[WP_ERROR_TEXT_MAX * 2];
@@ -114,8 +114,8 @@ static enum wp_status host_dead_letter(struct wp_ctx *ctx, const json_t *item,
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
     atomic_fetch_add(&c->stage->n_failed, 1);
-    wp__dead_letter(c->stage->run, c->stage->def->id, c->stage->plugin->name, item, code,
-                    message, c->attempt, c->line);
+    wp__dead_letter(c->stage->run, c->stage->def->id, c->stage->plugin->name, item, code, message,
+                    c->attempt, c->line);
     return WP_OK;
 }
 
@@ -134,9 +134,9 @@ static enum wp_status host_item_add_error(struct wp_ctx *ctx, json_t *item, enum
         if (!errors || json_object_set_new(item, WP_ITEM_ERRORS, errors) != 0)
             return WP_E_NOMEM;
     }
-    json_t *entry = json_pack("{s:s,s:s,s:s,s:i}", "stage", c->stage->def->id, "code",
-                              wp_status_name(code), "message", message, "attempts",
-                              (int)c->attempt);
+    json_t *entry =
+        json_pack("{s:s,s:s,s:s,s:i}", "stage", c->stage->def->id, "code", wp_status_name(code),
+                  "message", message, "attempts", (int)c->attempt);
     if (!entry || json_array_append_new(errors, entry) != 0)
         return WP_E_NOMEM;
     return WP_OK;

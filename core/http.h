@@ -22,12 +22,12 @@ void wp__http_global_cleanup(void);
  * headers or bodies).
  */
 enum wp_status wp__http_perform(struct wp_ctx *ctx, const struct wp_http_request *req,
-                               struct wp_http_response *resp);
+                                struct wp_http_response *resp);
 
 /* wp__http_perform_many() - see wp_host_api.http_perform_many. */
 enum wp_status wp__http_perform_many(struct wp_ctx *ctx, const struct wp_http_request *reqs,
-                                    struct wp_http_response *resps, size_t count,
-                                    unsigned concurrency, unsigned per_host);
+                                     struct wp_http_response *resps, size_t count,
+                                     unsigned concurrency, unsigned per_host);
 
 /* wp__http_response_release() - free what a response owns and zero it. */
 void wp__http_response_release(struct wp_http_response *resp);

@@ -1,9 +1,10 @@
 #include "wp_internal.h"
 
+#include "jsonl.h"
+
 #include <errno.h>
 #include <string.h>
 
-#include "jsonl.h"
 #include "status.h"
 
 void wp__jsonl_reader_init(struct wp_jsonl_reader *r, FILE *in)
@@ -46,8 +47,8 @@ enum wp_status wp__jsonl_next_text(void *reader, char **text, size_t *len, uint6
         if (blank(r->buf, (size_t)n))
             continue;
         if ((size_t)n > WP_JSONL_MAX_LINE) {
-            wp__error_set(err, WP_E_LIMIT, "line of %zd bytes is longer than the limit of %u",
-                          n, WP_JSONL_MAX_LINE);
+            wp__error_set(err, WP_E_LIMIT, "line of %zd bytes is longer than the limit of %u", n,
+                          WP_JSONL_MAX_LINE);
             return WP_E_LIMIT;
         }
         *text = wp_strndup(r->buf, (size_t)n);

@@ -10,7 +10,6 @@
 
 #include <wirepipe/status.h>
 
-
 /* Lines longer than this are refused (and dead-lettered) rather than parsed. */
 #define WP_JSONL_MAX_LINE (64u << 20)
 

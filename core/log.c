@@ -1,11 +1,11 @@
 #include "wp_internal.h"
 
+#include "log.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-#include "log.h"
 
 #define LOG_BURST_PER_SECOND 20
 
@@ -89,8 +89,7 @@ static void emit_line(enum wp_log_level level, const char *source, const char *m
         struct tm tm;
         gmtime_r(&now, &tm);
         strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"source\":", stamp,
-                level_names[level]);
+        fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"source\":", stamp, level_names[level]);
         write_json_string(stderr, source);
         fputs(",\"message\":", stderr);
         write_json_string(stderr, message);
@@ -117,8 +116,7 @@ void wp__log_v(enum wp_log_level level, const char *source, const char *fmt, va_
     clear_progress();
     if (suppressed) {
         char note[96];
-        snprintf(note, sizeof(note), "%u similar lines suppressed in the last second",
-                 suppressed);
+        snprintf(note, sizeof(note), "%u similar lines suppressed in the last second", suppressed);
         emit_line(WP_LOG_WARN, source, note);
     }
     if (keep)

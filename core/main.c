@@ -4,8 +4,8 @@
 #include "wp_internal.h"
 
 #include <getopt.h>
-#include <stdarg.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,16 +52,16 @@ static const char help_text[] =
     "Items leaving the last stage are written to stdout as JSON Lines unless that stage is a\n"
     "sink (publish). Items that cannot go on are appended to the pipeline's dead-letter file.\n"
     "\n"
-    "Plugin search order: --plugin-path, $WIREPIPE_PLUGIN_PATH, the build tree, " WP_PLUGIN_INSTALL_DIR
-    ".\n"
+    "Plugin search order: --plugin-path, $WIREPIPE_PLUGIN_PATH, the build "
+    "tree, " WP_PLUGIN_INSTALL_DIR ".\n"
     "\n"
     "Exit status: 0 all items done; 1 some items dead-lettered or a stage failed; 2 usage error;\n"
     "78 configuration error (pipeline file, plugin or stage config).\n";
 
 static const char *const type_names[] = {
-    [WP_CONFIG_STRING] = "string", [WP_CONFIG_INT] = "integer",   [WP_CONFIG_NUMBER] = "number",
+    [WP_CONFIG_STRING] = "string", [WP_CONFIG_INT] = "integer",     [WP_CONFIG_NUMBER] = "number",
     [WP_CONFIG_BOOL] = "boolean",  [WP_CONFIG_STRINGS] = "strings", [WP_CONFIG_OBJECT] = "object",
-    [WP_CONFIG_ANY] = "any",       [WP_CONFIG_PATH] = "path",     [WP_CONFIG_PATHS] = "paths",
+    [WP_CONFIG_ANY] = "any",       [WP_CONFIG_PATH] = "path",       [WP_CONFIG_PATHS] = "paths",
 };
 
 static const char *type_name(enum wp_config_type type)
@@ -92,7 +92,7 @@ static void describe_plugin(const struct wp_plugin *plugin)
         printf("  %-20s %-8s %-24s %s\n", "KEY", "TYPE", "DEFAULT", "DESCRIPTION");
         for (const struct wp_config_key *k = ops->config; k->name; k++) {
             const char *dflt = k->flags & WP_CONFIG_REQUIRED ? "(required)"
-                               : k->flags & WP_CONFIG_SECRET  ? "(secret)"
+                               : k->flags & WP_CONFIG_SECRET ? "(secret)"
                                : k->default_json             ? k->default_json
                                                              : "-";
             printf("  %-20s %-8s %-24s %s", k->name, type_name(k->type), dflt,
@@ -230,7 +230,8 @@ static int parse_args(int argc, char **argv, struct cli_args *a)
                 break;
             case OPT_PLUGIN_PATH:
                 if (a->plugin_path_count == MAX_PLUGIN_PATHS)
-                    return usage_error("too many --plugin-path options (at most %d)", MAX_PLUGIN_PATHS);
+                    return usage_error("too many --plugin-path options (at most %d)",
+                                       MAX_PLUGIN_PATHS);
                 a->plugin_paths[a->plugin_path_count++] = optarg;
                 break;
             case OPT_LIST_PLUGINS:

@@ -18,7 +18,7 @@
 #include "envsubst.h"
 
 /* Limits from notes/pipeline-hosts.md 5.4: jansson itself caps neither size nor depth. */
-#define PIPELINE_MAX_BYTES (1024 * 1024)
+#define PIPELINE_MAX_BYTES ((size_t)1024 * 1024)
 #define PIPELINE_MAX_DEPTH 32
 /* A stage id must fit struct wp_error's stage field. */
 #define STAGE_ID_MAX   (WP_ERROR_STAGE_MAX - 1)
@@ -260,7 +260,7 @@ static enum wp_status read_file(const char *path, struct wp_diags *diags, char *
         goto out_close;
     }
     /* Read at most one byte past the limit, so pipes and growing files are capped too. */
-    size_t alloc = 64 * 1024, used = 0;
+    size_t alloc = (size_t)64 * 1024, used = 0;
     char *buf = wp_malloc(alloc);
     if (!buf) {
         st = WP_E_NOMEM;
@@ -292,7 +292,7 @@ static enum wp_status read_file(const char *path, struct wp_diags *diags, char *
         used += (size_t)n;
     }
     if (used > PIPELINE_MAX_BYTES) {
-        wp__diags_add(diags, "%s: file is too large (more than %d bytes)", path,
+        wp__diags_add(diags, "%s: file is too large (more than %zu bytes)", path,
                       PIPELINE_MAX_BYTES);
         st = WP_E_CONFIG;
         goto out_free;
@@ -547,7 +547,7 @@ static void load_stage(struct loader *L, json_t *obj, struct jpath *p, struct wp
     const char *plugin = NULL;
     if (!json_object_get(obj, "plugin")) {
         report(L, p, "missing required key 'plugin'");
-    } else if (take_string(L, obj, "plugin", p, true, &plugin)) {
+    } else if (take_string(L, obj, "plugin", p, true, &plugin) && plugin) {
         size_t saved = jpath_key(p, "plugin");
         if (is_plugin_path(plugin)) {
             sd->plugin = path_join(L->dir, plugin);
@@ -696,28 +696,38 @@ static char *default_name(const char *path)
 static void check_duplicate_ids(struct loader *L, struct wp_pipeline_def *def, const bool *id_given)
 {
     struct quoted q;
-    for (size_t i = 1; i < def->stage_count; i++) {
-        if (!def->stages[i].id)
+    /* id -> first stage index; a hash keeps this linear in the number of stages. */
+    json_t *seen = json_object();
+    if (!seen) {
+        report_nomem(L);
+        return;
+    }
+    for (size_t i = 0; i < def->stage_count; i++) {
+        const char *id = def->stages[i].id;
+        if (!id)
             continue;
-        for (size_t j = 0; j < i; j++) {
-            if (!def->stages[j].id || strcmp(def->stages[i].id, def->stages[j].id) != 0)
-                continue;
-            struct jpath p = {.len = 0};
-            jpath_key(&p, "stages");
-            jpath_index(&p, i);
-            if (id_given[i]) {
-                jpath_key(&p, "id");
-                report(L, &p, "duplicate stage id '%s' (also used by stages[%zu])",
-                       quote(&q, def->stages[i].id), j);
-            } else {
-                report(L, &p,
-                       "duplicate stage id '%s' (also used by stages[%zu]); give the stage "
-                       "an 'id'",
-                       quote(&q, def->stages[i].id), j);
+        json_t *first = json_object_get(seen, id);
+        if (!first) {
+            if (json_object_set_new(seen, id, json_integer((json_int_t)i)) != 0) {
+                report_nomem(L);
+                break;
             }
-            break;
+            continue;
+        }
+        size_t j = (size_t)json_integer_value(first);
+        struct jpath p = {.len = 0};
+        jpath_key(&p, "stages");
+        jpath_index(&p, i);
+        if (id_given[i]) {
+            jpath_key(&p, "id");
+            report(L, &p, "duplicate stage id '%s' (also used by stages[%zu])", quote(&q, id), j);
+        } else {
+            report(L, &p,
+                   "duplicate stage id '%s' (also used by stages[%zu]); give the stage an 'id'",
+                   quote(&q, id), j);
         }
     }
+    json_decref(seen);
 }
 
 static void apply_overrides(struct loader *L, struct wp_pipeline_def *def,

@@ -1,5 +1,7 @@
 #include "wp_internal.h"
 
+#include "plugin_loader.h"
+
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -9,8 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "plugin_loader.h"
 
 #define MAX_PLUGINS     256
 #define MAX_SEARCH_DIRS 64
@@ -143,8 +143,7 @@ static bool check_descriptor(const struct wp_plugin_desc *desc, const char *expe
 {
     if (desc->abi_major != WP_ABI_MAJOR || desc->abi_minor > WP_ABI_MINOR) {
         wp__diags_add(diags, "%s: plugin '%s' was built for ABI %u.%u, host has %d.%d", place,
-                      expected_name, desc->abi_major, desc->abi_minor, WP_ABI_MAJOR,
-                      WP_ABI_MINOR);
+                      expected_name, desc->abi_major, desc->abi_minor, WP_ABI_MAJOR, WP_ABI_MINOR);
         return false;
     }
     if (desc->struct_size < sizeof(struct wp_plugin_desc)) {
@@ -153,13 +152,13 @@ static bool check_descriptor(const struct wp_plugin_desc *desc, const char *expe
         return false;
     }
     if (!desc->name || strcmp(desc->name, expected_name) != 0) {
-        wp__diags_add(diags, "%s: plugin file '%s' declares the name '%s'; it must be '%s'",
-                      place, path, desc->name ? desc->name : "(none)", expected_name);
+        wp__diags_add(diags, "%s: plugin file '%s' declares the name '%s'; it must be '%s'", place,
+                      path, desc->name ? desc->name : "(none)", expected_name);
         return false;
     }
     if (!desc->version || !*desc->version || !desc->description || !desc->license) {
-        wp__diags_add(diags, "%s: plugin '%s' leaves version, description or license empty",
-                      place, expected_name);
+        wp__diags_add(diags, "%s: plugin '%s' leaves version, description or license empty", place,
+                      expected_name);
         return false;
     }
     if (!desc->stages || !desc->stages[0]) {
@@ -169,22 +168,22 @@ static bool check_descriptor(const struct wp_plugin_desc *desc, const char *expe
     for (size_t i = 0; desc->stages[i]; i++) {
         const struct wp_stage_ops *ops = desc->stages[i];
         if (!ops->name || !*ops->name || !ops->create || !ops->process) {
-            wp__diags_add(diags, "%s: plugin '%s' stage %zu lacks a name, create or process",
-                          place, expected_name, i);
+            wp__diags_add(diags, "%s: plugin '%s' stage %zu lacks a name, create or process", place,
+                          expected_name, i);
             return false;
         }
     }
     return true;
 }
 
-static struct wp_plugin *open_plugin(struct wp_loader *loader, const char *path,
-                                     const char *place, struct wp_diags *diags)
+static struct wp_plugin *open_plugin(struct wp_loader *loader, const char *path, const char *place,
+                                     struct wp_diags *diags)
 {
     char name[80];
     name_from_path(path, name, sizeof(name));
     if (!valid_plugin_name(name)) {
-        wp__diags_add(diags, "%s: '%s' is not a valid plugin file name (want [a-z0-9_]+.so)",
-                      place, path);
+        wp__diags_add(diags, "%s: '%s' is not a valid plugin file name (want [a-z0-9_]+.so)", place,
+                      path);
         return NULL;
     }
     char resolved[PATH_MAX];
@@ -208,7 +207,8 @@ static struct wp_plugin *open_plugin(struct wp_loader *loader, const char *path,
     void *handle = dlopen(resolved, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         const char *why = dlerror();
-        wp__diags_add(diags, "%s: cannot load '%s': %s (is it a shared object built for this "
+        wp__diags_add(diags,
+                      "%s: cannot load '%s': %s (is it a shared object built for this "
                       "machine? check missing libraries with ldd)",
                       place, resolved, why ? why : "unknown error");
         return NULL;
@@ -219,8 +219,8 @@ static struct wp_plugin *open_plugin(struct wp_loader *loader, const char *path,
     const struct wp_plugin_desc *(*entry)(void);
     *(void **)&entry = dlsym(handle, symbol);
     if (!entry) {
-        wp__diags_add(diags, "%s: '%s' has no entry symbol '%s' (is it a wirepipe plugin?)",
-                      place, resolved, symbol);
+        wp__diags_add(diags, "%s: '%s' has no entry symbol '%s' (is it a wirepipe plugin?)", place,
+                      resolved, symbol);
         return NULL;
     }
     const struct wp_plugin_desc *desc = entry();

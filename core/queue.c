@@ -1,9 +1,9 @@
 #include "wp_internal.h"
 
+#include "queue.h"
+
 #include <pthread.h>
 #include <string.h>
-
-#include "queue.h"
 
 struct wp_queue {
     pthread_mutex_t lock;

@@ -20,11 +20,11 @@
  * encoders and the output writer, an entry carries text instead of a parsed item.
  */
 struct wp_entry {
-    json_t *item;    /* owned by whoever holds the entry, or NULL */
-    char *text;      /* owned JSON text (wp_malloc), or NULL */
+    json_t *item; /* owned by whoever holds the entry, or NULL */
+    char *text;   /* owned JSON text (wp_malloc), or NULL */
     size_t text_len;
-    uint64_t seq;    /* position in the producing stage's output order */
-    uint64_t line;   /* input line number when the item came from --input, else 0 */
+    uint64_t seq;  /* position in the producing stage's output order */
+    uint64_t line; /* input line number when the item came from --input, else 0 */
 };
 
 /* wp__entry_release() - free what @entry owns. */

@@ -85,7 +85,7 @@ struct wp_run {
     struct wp_loader *loader;
     struct wp_stage_rt *stages;
     size_t stage_count;
-    struct wp_queue *output; /* after the last stage */
+    struct wp_queue *output;   /* after the last stage */
     struct wp_stage_rt decode; /* input text -> items, when the input gives text */
     struct wp_stage_rt encode; /* items -> output text, when the output takes text */
     /* Every hop in order: decode?, the stages, encode? */
@@ -93,8 +93,8 @@ struct wp_run {
     size_t chain_length;
     const struct wp_run_options *options;
 
-    atomic_bool stopping;  /* stop taking input, drain */
-    atomic_bool failed;    /* exit 1 */
+    atomic_bool stopping; /* stop taking input, drain */
+    atomic_bool failed;   /* exit 1 */
     atomic_ullong n_read, n_written, n_dead;
 
     pthread_mutex_t dead_lock;

@@ -3,6 +3,8 @@
  */
 #include "wp_internal.h"
 
+#include "runner.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,14 +15,13 @@
 #include "backoff.h"
 #include "log.h"
 #include "run_types.h"
-#include "runner.h"
 #include "store.h"
 
 /* Entries moved per queue operation: big enough to amortise locking, small enough that a
  * slow stage does not hoard work other workers could do. */
-#define BATCH_SINGLE_WORKER 64
+#define BATCH_SINGLE_WORKER   64
 #define DEFAULT_RETRY_BASE_MS 200
-#define DEFAULT_RETRY_CAP_MS 30000
+#define DEFAULT_RETRY_CAP_MS  30000
 
 static void builtin_release(struct wp_stage_rt *stage);
 
@@ -54,8 +55,8 @@ static bool stage_init(struct wp_run *run, size_t index, struct wp_diags *diags)
         return false;
     stage->ops = wp__loader_find_stage(stage->plugin, def->stage);
     if (!stage->ops) {
-        wp__diags_add(diags, "%s: stages[%zu].stage: plugin '%s' has no stage '%s'",
-                      run->def->path, index, stage->plugin->name, def->stage);
+        wp__diags_add(diags, "%s: stages[%zu].stage: plugin '%s' has no stage '%s'", run->def->path,
+                      index, stage->plugin->name, def->stage);
         return false;
     }
     if (def->workers > 1 && !(stage->ops->flags & WP_STAGE_THREAD_SAFE)) {
@@ -76,8 +77,8 @@ static bool stage_create(struct wp_stage_rt *stage, struct wp_diags *diags)
     wp__ctx_reset(&ctx, NULL, 1, 0);
     enum wp_status status = stage->ops->create(&ctx.pub, stage->def->config, &stage->instance);
     if (status != WP_OK) {
-        wp__diags_add(diags, "%s: stages[%zu] '%s': cannot create stage: %s",
-                      stage->run->def->path, stage->index, stage->def->id,
+        wp__diags_add(diags, "%s: stages[%zu] '%s': cannot create stage: %s", stage->run->def->path,
+                      stage->index, stage->def->id,
                       ctx.failed ? ctx.fail_text : wp_status_str(status));
         return false;
     }
@@ -210,9 +211,8 @@ static void pause_ms(struct wp_run *run, unsigned ms)
 }
 
 /* Offer one item to the stage until it is done with it; results go to @results. */
-static void process_entry(struct wp_stage_rt *stage, struct wp_run_ctx *ctx,
-                          struct wp_entry *entry, struct wp_entry_vec *emits,
-                          struct wp_entry_vec *results)
+static void process_entry(struct wp_stage_rt *stage, struct wp_run_ctx *ctx, struct wp_entry *entry,
+                          struct wp_entry_vec *emits, struct wp_entry_vec *results)
 {
     json_t *item = entry->item;
     atomic_fetch_add(&stage->n_in, 1);
@@ -358,9 +358,8 @@ static bool decode_entry(struct wp_stage_rt *stage, struct wp_entry *entry)
     }
     char message[WP_ERROR_TEXT_MAX + 64];
     if (!value)
-        snprintf(message, sizeof(message), "%s:%llu:%d: invalid JSON: %s",
-                 run->options->input.name, (unsigned long long)entry->line, jerr.column,
-                 jerr.text);
+        snprintf(message, sizeof(message), "%s:%llu:%d: invalid JSON: %s", run->options->input.name,
+                 (unsigned long long)entry->line, jerr.column, jerr.text);
     else
         snprintf(message, sizeof(message), "%s:%llu: expected a JSON object, got %s",
                  run->options->input.name, (unsigned long long)entry->line,
@@ -398,7 +397,8 @@ static bool encode_entry(struct wp_stage_rt *stage, struct wp_entry *entry)
         if (grown) {
             eb->buf = grown;
             eb->cap = need * 2;
-            need = json_dumpb(entry->item, eb->buf, eb->cap, JSON_COMPACT | JSON_REAL_PRECISION(10));
+            need =
+                json_dumpb(entry->item, eb->buf, eb->cap, JSON_COMPACT | JSON_REAL_PRECISION(10));
         }
     }
     char *text = need && need <= eb->cap ? wp_malloc(need + 1) : NULL;
@@ -475,15 +475,13 @@ static bool read_entry(struct wp_run *run, struct wp_entry *entry)
         char *text = NULL;
         size_t len = 0;
         uint64_t line = 0;
-        enum wp_status status = in->next_text
-                                    ? in->next_text(in->arg, &text, &len, &line, &err)
-                                    : in->next(in->arg, &item, &line, &err);
+        enum wp_status status = in->next_text ? in->next_text(in->arg, &text, &len, &line, &err)
+                                              : in->next(in->arg, &item, &line, &err);
         if (status == WP_OK) {
             *entry = (struct wp_entry){.item = item, .text = text, .text_len = len, .line = line};
             return true;
         }
-        if (status == WP_E_NOTFOUND || status == WP_E_CANCELLED ||
-            atomic_load(&run->stopping))
+        if (status == WP_E_NOTFOUND || status == WP_E_CANCELLED || atomic_load(&run->stopping))
             return false;
         char message[WP_ERROR_TEXT_MAX + 64];
         snprintf(message, sizeof(message), "%s:%llu: %s", in->name, (unsigned long long)line,
@@ -527,18 +525,16 @@ static void *output_thread(void *arg)
 {
     struct wp_run *run = arg;
     const struct wp_run_output *out = &run->options->output;
-    bool sink = run->stage_count &&
-                (run->stages[run->stage_count - 1].ops->flags & WP_STAGE_SINK);
+    bool sink = run->stage_count && (run->stages[run->stage_count - 1].ops->flags & WP_STAGE_SINK);
     struct wp_entry batch[BATCH_SINGLE_WORKER];
     bool output_ok = true;
     size_t n;
     while ((n = wp__queue_pop(run->output, batch, WP_ARRAY_SIZE(batch))) > 0) {
         for (size_t i = 0; i < n; i++) {
             if (!sink && output_ok) {
-                enum wp_status status = batch[i].text
-                                            ? out->write_text(out->arg, batch[i].text,
-                                                              batch[i].text_len)
-                                            : out->write(out->arg, batch[i].item);
+                enum wp_status status =
+                    batch[i].text ? out->write_text(out->arg, batch[i].text, batch[i].text_len)
+                                  : out->write(out->arg, batch[i].item);
                 if (status != WP_OK) {
                     wp__log(WP_LOG_ERROR, run->def->name, "cannot write output: %s",
                             strerror(errno));
@@ -609,9 +605,8 @@ static void print_summary(struct wp_run *run, double seconds)
         struct wp_stage_rt *s = &run->stages[i];
         wp__log(WP_LOG_INFO, run->def->name, "%-16s %10llu %10llu %8llu %8llu %8llu %8llu %8.2fs",
                 s->def->id, atomic_load(&s->n_in), atomic_load(&s->n_out),
-                atomic_load(&s->n_dropped), atomic_load(&s->n_failed),
-                atomic_load(&s->n_skipped), atomic_load(&s->n_retries),
-                (double)atomic_load(&s->busy_ns) / 1e9);
+                atomic_load(&s->n_dropped), atomic_load(&s->n_failed), atomic_load(&s->n_skipped),
+                atomic_load(&s->n_retries), (double)atomic_load(&s->busy_ns) / 1e9);
         if (run->options->show_metrics) {
             pthread_mutex_lock(&s->metrics_lock);
             for (size_t m = 0; m < s->metric_count; m++)
@@ -621,9 +616,10 @@ static void print_summary(struct wp_run *run, double seconds)
         }
     }
     unsigned long long dead = atomic_load(&run->n_dead);
-    wp__log(WP_LOG_INFO, run->def->name, "%llu items in, %llu out, %llu dead-lettered%s%s%s in %.2fs",
-            atomic_load(&run->n_read), atomic_load(&run->n_written), dead,
-            dead ? " to '" : "", dead ? run->def->dead_letter : "", dead ? "'" : "", seconds);
+    wp__log(WP_LOG_INFO, run->def->name,
+            "%llu items in, %llu out, %llu dead-lettered%s%s%s in %.2fs", atomic_load(&run->n_read),
+            atomic_load(&run->n_written), dead, dead ? " to '" : "",
+            dead ? run->def->dead_letter : "", dead ? "'" : "", seconds);
 }
 
 struct progress_state {
@@ -662,8 +658,7 @@ static void *progress_thread(void *arg)
 static bool make_chain(struct wp_run *run, bool generating)
 {
     const struct wp_run_options *opt = run->options;
-    bool sink = run->stage_count &&
-                (run->stages[run->stage_count - 1].ops->flags & WP_STAGE_SINK);
+    bool sink = run->stage_count && (run->stages[run->stage_count - 1].ops->flags & WP_STAGE_SINK);
     run->chain = wp_calloc(run->stage_count + 2, sizeof(*run->chain));
     if (!run->chain)
         return false;
@@ -757,8 +752,8 @@ int wp__run_execute(struct wp_run *run, const struct wp_run_options *options)
 
     struct progress_state ps = {.run = run};
     pthread_t prog_thread;
-    bool prog_started = ok && options->progress &&
-                        pthread_create(&prog_thread, NULL, progress_thread, &ps) == 0;
+    bool prog_started =
+        ok && options->progress && pthread_create(&prog_thread, NULL, progress_thread, &ps) == 0;
 
     if (!ok) {
         wp__log(WP_LOG_ERROR, run->def->name, "cannot start threads");

@@ -54,12 +54,12 @@ struct wp_run_output {
 };
 
 struct wp_run_options {
-    bool use_input;     /* feed the first stage from @input even if it can generate */
+    bool use_input; /* feed the first stage from @input even if it can generate */
     struct wp_run_input input;
     struct wp_run_output output;
-    bool progress;      /* progress line on stderr */
-    bool summary;       /* per-stage summary at the end */
-    bool show_metrics;  /* plugin metrics in the summary */
+    bool progress;     /* progress line on stderr */
+    bool summary;      /* per-stage summary at the end */
+    bool show_metrics; /* plugin metrics in the summary */
     bool handle_signals;
 };
 

@@ -1,9 +1,9 @@
 #include "wp_internal.h"
 
+#include "status.h"
+
 #include <stdarg.h>
 #include <stdio.h>
-
-#include "status.h"
 
 const char *wp_status_name(enum wp_status status)
 {

@@ -20,11 +20,10 @@ enum wp_status wp__store_open(const char *dir, struct wp_store **out, struct wp_
 void wp__store_close(struct wp_store *store);
 
 enum wp_status wp__store_get(struct wp_store *store, const char *ns, const char *key,
-                            size_t key_len, char **value, size_t *value_len);
+                             size_t key_len, char **value, size_t *value_len);
 enum wp_status wp__store_put(struct wp_store *store, const char *ns, const char *key,
-                            size_t key_len, const char *value, size_t value_len,
-                            long long ttl_s);
+                             size_t key_len, const char *value, size_t value_len, long long ttl_s);
 enum wp_status wp__store_delete(struct wp_store *store, const char *ns, const char *key,
-                               size_t key_len);
+                                size_t key_len);
 
 #endif /* WP_STORE_H */

@@ -37,8 +37,8 @@ extern "C" {
 #define WP_ITEM_LANGUAGE "language"
 /* 0..1 confidence of a detected language (absent when the source declared it). */
 #define WP_ITEM_LANGUAGE_CONFIDENCE "language_confidence"
-#define WP_ITEM_HEADLINE "headline"
-#define WP_ITEM_BODY "body"
+#define WP_ITEM_HEADLINE            "headline"
+#define WP_ITEM_BODY                "body"
 /* RFC 3339 publication time. */
 #define WP_ITEM_PUBLISHED "published"
 /* Array of strings. */

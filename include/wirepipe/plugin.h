@@ -191,7 +191,7 @@ struct wp_plugin_desc {
  * expands to `const struct wp_plugin_desc *wp_plugin_upper(void)`, with the ABI version
  * and struct size filled in from this header.
  */
-#define WP_PLUGIN_DEFINE(pname, pversion, pdescription, plicense, pstages)                        \
+#define WP_PLUGIN_DEFINE(pname, pversion, pdescription, plicense, pstages)                         \
     WP_EXPORT const struct wp_plugin_desc *wp_plugin_##pname(void);                                \
     WP_EXPORT const struct wp_plugin_desc *wp_plugin_##pname(void)                                 \
     {                                                                                              \
@@ -229,19 +229,19 @@ enum wp_http_flags {
  * Every other status is returned to the caller at once (404, 456 quota, ...).
  */
 struct wp_http_request {
-    const char *method;           /* NULL: "GET", or "POST" when @body is set */
-    const char *url;              /* required */
-    const char *const *headers;   /* NULL-terminated "Name: value" lines, or NULL; never logged */
-    const char *body;             /* request body, or NULL */
-    size_t body_len;              /* bytes of @body */
-    long connect_timeout_ms;      /* default 10,000 */
-    long timeout_ms;              /* whole transfer, default 30,000 */
-    size_t max_body;              /* reply body limit, enforced while reading; default 10 MiB */
-    unsigned max_attempts;        /* default 4; 1 means no retry */
-    unsigned retry_base_ms;       /* default 500 */
-    unsigned retry_cap_ms;        /* longest single wait, default 30,000 */
-    unsigned flags;               /* enum wp_http_flags */
-    const char *user_agent;       /* default "wirepipe/<version>" */
+    const char *method;         /* NULL: "GET", or "POST" when @body is set */
+    const char *url;            /* required */
+    const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL; never logged */
+    const char *body;           /* request body, or NULL */
+    size_t body_len;            /* bytes of @body */
+    long connect_timeout_ms;    /* default 10,000 */
+    long timeout_ms;            /* whole transfer, default 30,000 */
+    size_t max_body;            /* reply body limit, enforced while reading; default 10 MiB */
+    unsigned max_attempts;      /* default 4; 1 means no retry */
+    unsigned retry_base_ms;     /* default 500 */
+    unsigned retry_cap_ms;      /* longest single wait, default 30,000 */
+    unsigned flags;             /* enum wp_http_flags */
+    const char *user_agent;     /* default "wirepipe/<version>" */
 };
 
 /*
@@ -250,17 +250,17 @@ struct wp_http_request {
  * counted in @body_len) but may contain NUL bytes of its own.
  */
 struct wp_http_response {
-    enum wp_status code;  /* WP_OK when an HTTP reply arrived, whatever its status */
-    long status;          /* HTTP status of the final attempt, 0 when none arrived */
+    enum wp_status code; /* WP_OK when an HTTP reply arrived, whatever its status */
+    long status;         /* HTTP status of the final attempt, 0 when none arrived */
     char *body;
     size_t body_len;
-    char *content_type;   /* Content-Type header, or NULL */
-    char *etag;           /* ETag header, or NULL */
-    char *last_modified;  /* Last-Modified header, or NULL */
-    char *effective_url;  /* URL after redirects */
-    long retry_after_ms;  /* the final reply's Retry-After (clamped), or 0 */
-    unsigned attempts;    /* requests made, including retries */
-    double elapsed_ms;    /* wall time including retry waits */
+    char *content_type;            /* Content-Type header, or NULL */
+    char *etag;                    /* ETag header, or NULL */
+    char *last_modified;           /* Last-Modified header, or NULL */
+    char *effective_url;           /* URL after redirects */
+    long retry_after_ms;           /* the final reply's Retry-After (clamped), or 0 */
+    unsigned attempts;             /* requests made, including retries */
+    double elapsed_ms;             /* wall time including retry waits */
     char error[WP_ERROR_TEXT_MAX]; /* when @code is not WP_OK, or the status is not 2xx/304 */
 };
 
@@ -368,11 +368,10 @@ struct wp_host_api {
      * store_put() inserts or replaces. @ttl_s > 0 makes the entry expire after that many
      * seconds; 0 keeps it.
      */
-    enum wp_status (*store_get)(struct wp_ctx *ctx, const char *ns, const char *key,
-                                size_t key_len, char **value, size_t *value_len);
-    enum wp_status (*store_put)(struct wp_ctx *ctx, const char *ns, const char *key,
-                                size_t key_len, const char *value, size_t value_len,
-                                long long ttl_s);
+    enum wp_status (*store_get)(struct wp_ctx *ctx, const char *ns, const char *key, size_t key_len,
+                                char **value, size_t *value_len);
+    enum wp_status (*store_put)(struct wp_ctx *ctx, const char *ns, const char *key, size_t key_len,
+                                const char *value, size_t value_len, long long ttl_s);
     enum wp_status (*store_delete)(struct wp_ctx *ctx, const char *ns, const char *key,
                                    size_t key_len);
 };
@@ -386,12 +385,12 @@ struct wp_host_api {
      (api)->field != NULL)
 
 /* Convenience wrappers: the first argument of each is the call's ctx. */
-#define wp_emit(ctx, item)           ((ctx)->host->emit((ctx), (item)))
-#define wp_fail(ctx, code, ...)      ((ctx)->host->fail((ctx), (code), __VA_ARGS__))
-#define wp_log_error(ctx, ...)       ((ctx)->host->log((ctx), WP_LOG_ERROR, __VA_ARGS__))
-#define wp_log_warn(ctx, ...)        ((ctx)->host->log((ctx), WP_LOG_WARN, __VA_ARGS__))
-#define wp_log_info(ctx, ...)        ((ctx)->host->log((ctx), WP_LOG_INFO, __VA_ARGS__))
-#define wp_log_debug(ctx, ...)       ((ctx)->host->log((ctx), WP_LOG_DEBUG, __VA_ARGS__))
+#define wp_emit(ctx, item)      ((ctx)->host->emit((ctx), (item)))
+#define wp_fail(ctx, code, ...) ((ctx)->host->fail((ctx), (code), __VA_ARGS__))
+#define wp_log_error(ctx, ...)  ((ctx)->host->log((ctx), WP_LOG_ERROR, __VA_ARGS__))
+#define wp_log_warn(ctx, ...)   ((ctx)->host->log((ctx), WP_LOG_WARN, __VA_ARGS__))
+#define wp_log_info(ctx, ...)   ((ctx)->host->log((ctx), WP_LOG_INFO, __VA_ARGS__))
+#define wp_log_debug(ctx, ...)  ((ctx)->host->log((ctx), WP_LOG_DEBUG, __VA_ARGS__))
 
 #ifdef __cplusplus
 }

@@ -30,8 +30,8 @@ static void mock_log(struct wp_ctx *ctx, enum wp_log_level level, const char *fm
     va_start(ap, fmt);
     char *text = mock_vformat(fmt, ap);
     va_end(ap);
-    json_array_append_new(mock_of(ctx)->logs, json_pack("{s:i,s:s}", "level", (int)level,
-                                                        "message", text));
+    json_array_append_new(mock_of(ctx)->logs,
+                          json_pack("{s:i,s:s}", "level", (int)level, "message", text));
     if (getenv("WP_MOCK_VERBOSE"))
         fprintf(stderr, "mock log[%d]: %s\n", (int)level, text);
 }
@@ -69,16 +69,16 @@ static unsigned mock_attempt(struct wp_ctx *ctx)
     return mock_of(ctx)->attempt;
 }
 
-static enum wp_status mock_dead_letter(struct wp_ctx *ctx, const json_t *item,
-                                       enum wp_status code, const char *fmt, ...)
+static enum wp_status mock_dead_letter(struct wp_ctx *ctx, const json_t *item, enum wp_status code,
+                                       const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     char *text = mock_vformat(fmt, ap);
     va_end(ap);
-    json_array_append_new(mock_of(ctx)->dead_letters,
-                          json_pack("{s:O,s:s,s:s}", "item", item, "code", wp_status_name(code),
-                                    "message", text));
+    json_array_append_new(
+        mock_of(ctx)->dead_letters,
+        json_pack("{s:O,s:s,s:s}", "item", item, "code", wp_status_name(code), "message", text));
     return WP_OK;
 }
 

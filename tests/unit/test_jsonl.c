@@ -1,14 +1,13 @@
 /* JSON Lines input and output: blank lines, line numbers, over-long lines, writing. */
+#include "wp_internal.h"
+
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-
-#include <cmocka.h>
-
-#include "wp_internal.h"
 
 #include "jsonl.h"
 

@@ -1,14 +1,13 @@
 /* The bounded queue: order, batching, blocking when full, close and abort. */
+#include "wp_internal.h"
+
+#include <cmocka.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-
-#include <cmocka.h>
-
-#include "wp_internal.h"
 
 #include "queue.h"
 

@@ -16,7 +16,9 @@ struct wordcount {
 
 /* The config keys this stage accepts: the host validates against this list. */
 static const struct wp_config_key wordcount_keys[] = {
-    {.name = "min_words", .type = WP_CONFIG_INT, .default_json = "0",
+    {.name = "min_words",
+     .type = WP_CONFIG_INT,
+     .default_json = "0",
      .doc = "drop stories whose body has fewer words than this"},
     {.name = NULL},
 };
