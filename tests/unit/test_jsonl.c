@@ -1,15 +1,12 @@
 /* JSON Lines input and output: blank lines, line numbers, over-long lines, writing. */
 #include "wp_internal.h"
 
-#include <cmocka.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "jsonl.h"
+#include "wp_cmocka.h"
 
 static FILE *memory_file(const char *text)
 {

@@ -1,15 +1,12 @@
 /* The bounded queue: order, batching, blocking when full, close and abort. */
 #include "wp_internal.h"
 
-#include <cmocka.h>
 #include <pthread.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "queue.h"
+#include "wp_cmocka.h"
 
 static struct wp_entry entry_n(int n)
 {
