@@ -959,8 +959,6 @@ static void xfer_finish(struct http_xfer *x, CURL *h)
             cooldown = hinted;
         breaker_record(x->host_key, outcome, x->breaker_probe, cooldown);
     }
-    if (x->code != WP_OK && x->code != WP_E_CANCELLED && ctx_debug(x->ctx))
-        x->ctx->host->log(x->ctx, WP_LOG_DEBUG, "http %s: %s", x->method, resp->error);
     xfer_release(x);
 }
 

@@ -138,23 +138,6 @@ static int describe(struct wp_loader *loader, const char *name)
     return plugin ? WP_EXIT_OK : WP_EXIT_CONFIG;
 }
 
-/* Split "STAGE.KEY=VALUE" in place; stage ids may contain dots, keys may not. */
-static bool parse_override(char *arg, struct wp_config_override *out)
-{
-    char *eq = strchr(arg, '=');
-    if (!eq)
-        return false;
-    *eq = '\0';
-    char *dot = strrchr(arg, '.');
-    if (!dot || dot == arg || dot[1] == '\0')
-        return false;
-    *dot = '\0';
-    out->stage_id = arg;
-    out->key = dot + 1;
-    out->value = eq + 1;
-    return true;
-}
-
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int usage_error(const char *fmt, ...)
@@ -225,7 +208,7 @@ static int parse_args(int argc, char **argv, struct cli_args *a)
             case OPT_SET:
                 if (a->override_count == MAX_OVERRIDES)
                     return usage_error("too many --set options (at most %d)", MAX_OVERRIDES);
-                if (!parse_override(optarg, &a->overrides[a->override_count++]))
+                if (!wp__config_override_parse(optarg, &a->overrides[a->override_count++]))
                     return usage_error("--set wants STAGE.KEY=VALUE, got '%s'", optarg);
                 break;
             case OPT_PLUGIN_PATH:

@@ -878,14 +878,12 @@ enum wp_status wp__pipeline_def_load(const char *path, const struct wp_config_ov
     json_t *stages = json_object_get(root, "stages");
     if (!stages) {
         report(&L, NULL, "missing required key 'stages'");
-    } else if (!json_is_array(stages) || json_array_size(stages) == 0) {
+    } else if (!json_is_array(stages)) {
         size_t saved = jpath_key(&p, "stages");
-        if (json_is_array(stages))
-            report(&L, &p, "expected a non-empty array of stages, got an empty array");
-        else
-            report(&L, &p, "expected array, got %s", type_name(stages));
+        report(&L, &p, "expected array, got %s", type_name(stages));
         jpath_restore(&p, saved);
-    } else {
+    } else if (json_array_size(stages) > 0) {
+        /* An empty list is allowed: items are read, checked and written unchanged. */
         size_t n = json_array_size(stages);
         def->stages = wp_calloc(n, sizeof(*def->stages));
         id_given = wp_calloc(n, sizeof(*id_given));
