@@ -983,6 +983,8 @@ enum wp_status wp__http_perform(struct wp_ctx *ctx, const struct wp_http_request
                                 struct wp_http_response *resp)
 {
     struct http_xfer x;
+    if (!resp)
+        return WP_E_INVALID;
     if (wp__http_global_init() != WP_OK) {
         memset(resp, 0, sizeof(*resp));
         resp->code = WP_E_HTTP;

@@ -13,6 +13,10 @@ struct wp_queue {
     size_t capacity;
     size_t head; /* next entry to pop */
     size_t count;
+    /* Threads blocked in pop/push: signalling only when someone waits saves a futex call
+     * per batch on the hot path. */
+    unsigned waiting_pop;
+    unsigned waiting_push;
     bool closed;
     bool aborted;
 };
@@ -92,8 +96,11 @@ bool wp__queue_push(struct wp_queue *q, struct wp_entry *entries, size_t count)
     pthread_mutex_lock(&q->lock);
     size_t done = 0;
     while (done < count) {
-        while (q->count == q->capacity && !q->aborted)
+        while (q->count == q->capacity && !q->aborted) {
+            q->waiting_push++;
             pthread_cond_wait(&q->not_full, &q->lock);
+            q->waiting_push--;
+        }
         if (q->aborted)
             break;
         /* Take as much as fits now, so one large batch cannot wedge a small queue. */
@@ -103,7 +110,8 @@ bool wp__queue_push(struct wp_queue *q, struct wp_entry *entries, size_t count)
             q->ring[(q->head + q->count + i) % q->capacity] = entries[done + i];
         q->count += n;
         done += n;
-        pthread_cond_broadcast(&q->not_empty);
+        if (q->waiting_pop)
+            pthread_cond_broadcast(&q->not_empty);
     }
     pthread_mutex_unlock(&q->lock);
     if (done < count) {
@@ -118,8 +126,11 @@ bool wp__queue_push(struct wp_queue *q, struct wp_entry *entries, size_t count)
 size_t wp__queue_pop(struct wp_queue *q, struct wp_entry *entries, size_t max)
 {
     pthread_mutex_lock(&q->lock);
-    while (q->count == 0 && !q->closed && !q->aborted)
+    while (q->count == 0 && !q->closed && !q->aborted) {
+        q->waiting_pop++;
         pthread_cond_wait(&q->not_empty, &q->lock);
+        q->waiting_pop--;
+    }
     size_t n = 0;
     if (!q->aborted) {
         n = q->count < max ? q->count : max;
@@ -127,7 +138,7 @@ size_t wp__queue_pop(struct wp_queue *q, struct wp_entry *entries, size_t max)
             entries[i] = q->ring[(q->head + i) % q->capacity];
         q->head = (q->head + n) % q->capacity;
         q->count -= n;
-        if (n)
+        if (n && q->waiting_push)
             pthread_cond_broadcast(&q->not_full);
     }
     pthread_mutex_unlock(&q->lock);

@@ -17,14 +17,16 @@
 
 /*
  * One queued item. Between the input reader and the JSON decoders, and between the
- * encoders and the output writer, an entry carries text instead of a parsed item.
+ * encoders and the output writer, an entry instead carries JSON Lines text: a run of
+ * whole lines, so that one queue operation moves many items.
  */
 struct wp_entry {
     json_t *item; /* owned by whoever holds the entry, or NULL */
-    char *text;   /* owned JSON text (wp_malloc), or NULL */
+    char *text;   /* owned JSON Lines text (wp_malloc), or NULL */
     size_t text_len;
-    uint64_t seq;  /* position in the producing stage's output order */
-    uint64_t line; /* input line number when the item came from --input, else 0 */
+    size_t text_items; /* output text: how many items it holds */
+    uint64_t seq;      /* position in the producing stage's output order */
+    uint64_t line;     /* input line of the item (or of the text's first line), or 0 */
 };
 
 /* wp__entry_release() - free what @entry owns. */

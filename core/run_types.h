@@ -29,9 +29,11 @@ struct wp_stage_rt {
     struct wp_run *run;
     /*
      * Set for the host's own hops (decoding input text, encoding output text): called
-     * per entry instead of a plugin; false means the entry was consumed (dead-lettered).
+     * with a batch instead of a plugin. It consumes the @count entries and appends what
+     * goes on to @results.
      */
-    bool (*builtin)(struct wp_stage_rt *stage, struct wp_entry *entry);
+    void (*builtin)(struct wp_stage_rt *stage, struct wp_entry *batch, size_t count,
+                    struct wp_entry_vec *results);
     size_t index;
     struct wp_stage_def *def;
     const struct wp_plugin *plugin;

@@ -308,8 +308,6 @@ struct worker_arg {
     unsigned worker;
 };
 
-static void encode_scratch_release(void);
-
 static void *stage_worker(void *arg)
 {
     struct worker_arg *wa = arg;
@@ -325,18 +323,17 @@ static void *stage_worker(void *arg)
     struct wp_entry_vec results = {0};
     size_t n;
     while ((n = wp__queue_pop(stage->in, batch, batch_max)) > 0) {
-        for (size_t i = 0; i < n; i++) {
-            if (!stage->builtin)
+        if (stage->builtin) {
+            stage->builtin(stage, batch, n, &results);
+        } else {
+            for (size_t i = 0; i < n; i++)
                 process_entry(stage, &ctx, &batch[i], &emits, &results);
-            else if (stage->builtin(stage, &batch[i]))
-                wp__entry_vec_push(&results, batch[i]);
         }
         if (!release_in_order(stage, batch[0].seq, n, &results))
             break;
     }
     wp__entry_vec_release(&emits);
     wp__entry_vec_release(&results);
-    encode_scratch_release();
     stage_finish(stage);
     return NULL;
 }
@@ -345,80 +342,107 @@ static void *stage_worker(void *arg)
 /* The host's own hops: JSON text in and out, parsed and printed on several threads      */
 /* ------------------------------------------------------------------------------------ */
 
-static bool decode_entry(struct wp_stage_rt *stage, struct wp_entry *entry)
+/* One line of input that is not a JSON object: dead-letter it, keeping what we can. */
+static void decode_failed(struct wp_run *run, const char *text, size_t len, uint64_t line,
+                          json_t *value, const json_error_t *jerr)
 {
-    struct wp_run *run = stage->run;
-    json_error_t jerr;
-    json_t *value = json_loadb(entry->text, entry->text_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (json_is_object(value)) {
-        wp_free(entry->text);
-        entry->text = NULL;
-        entry->item = value;
-        return true;
-    }
     char message[WP_ERROR_TEXT_MAX + 64];
     if (!value)
         snprintf(message, sizeof(message), "%s:%llu:%d: invalid JSON: %s", run->options->input.name,
-                 (unsigned long long)entry->line, jerr.column, jerr.text);
+                 (unsigned long long)line, jerr->column, jerr->text);
     else
         snprintf(message, sizeof(message), "%s:%llu: expected a JSON object, got %s",
-                 run->options->input.name, (unsigned long long)entry->line,
+                 run->options->input.name, (unsigned long long)line,
                  json_is_array(value) ? "an array" : "a scalar");
     /* Keep the record in the dead letter: as JSON when it parsed, else as text. */
-    size_t len = entry->text_len;
-    while (len > 0 && (entry->text[len - 1] == '\n' || entry->text[len - 1] == '\r'))
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
         len--;
-    json_t *kept = value ? value : json_stringn(entry->text, len);
-    wp__dead_letter(run, "input", NULL, kept, WP_E_INVALID, message, 1, entry->line);
+    json_t *kept = value ? json_incref(value) : json_stringn(text, len);
+    wp__dead_letter(run, "input", NULL, kept, WP_E_INVALID, message, 1, line);
     json_decref(kept);
-    wp__entry_release(entry);
-    return false;
 }
 
-struct encode_buffer {
-    char *buf;
-    size_t cap;
-};
-
-static _Thread_local struct encode_buffer encode_scratch;
-
-static void encode_scratch_release(void)
+static bool blank_line(const char *s, size_t len)
 {
-    wp_free(encode_scratch.buf);
-    encode_scratch = (struct encode_buffer){0};
-}
-
-static bool encode_entry(struct wp_stage_rt *stage, struct wp_entry *entry)
-{
-    struct encode_buffer *eb = &encode_scratch;
-    size_t need = json_dumpb(entry->item, eb->buf, eb->cap, JSON_COMPACT | JSON_REAL_PRECISION(10));
-    if (need > eb->cap) {
-        char *grown = wp_realloc(eb->buf, need * 2);
-        if (grown) {
-            eb->buf = grown;
-            eb->cap = need * 2;
-            need =
-                json_dumpb(entry->item, eb->buf, eb->cap, JSON_COMPACT | JSON_REAL_PRECISION(10));
-        }
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return false;
     }
-    char *text = need && need <= eb->cap ? wp_malloc(need + 1) : NULL;
-    if (!text) {
-        wp__dead_letter(stage->run, "output", NULL, entry->item, WP_E_NOMEM,
-                        "cannot encode the item as JSON", 1, entry->line);
-        wp__entry_release(entry);
-        return false;
-    }
-    memcpy(text, eb->buf, need);
-    text[need] = '\n';
-    json_decref(entry->item);
-    entry->item = NULL;
-    entry->text = text;
-    entry->text_len = need + 1;
     return true;
 }
 
+/* Builtin hop: split each text entry into lines and parse each into an item. */
+static void decode_batch(struct wp_stage_rt *stage, struct wp_entry *batch, size_t count,
+                         struct wp_entry_vec *results)
+{
+    struct wp_run *run = stage->run;
+    for (size_t i = 0; i < count; i++) {
+        const char *p = batch[i].text;
+        const char *end = p + batch[i].text_len;
+        uint64_t line = batch[i].line;
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t len = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+            if (!blank_line(p, len)) {
+                atomic_fetch_add(&run->n_read, 1);
+                json_error_t jerr;
+                json_t *value = json_loadb(p, len, JSON_REJECT_DUPLICATES, &jerr);
+                if (json_is_object(value))
+                    wp__entry_vec_push(results, (struct wp_entry){.item = value, .line = line});
+                else {
+                    decode_failed(run, p, len, line, value, &jerr);
+                    json_decref(value);
+                }
+            }
+            p += len;
+            line++;
+        }
+        wp__entry_release(&batch[i]);
+    }
+}
+
+/* Builtin hop: print a batch of items as one run of JSON Lines. */
+static void encode_batch(struct wp_stage_rt *stage, struct wp_entry *batch, size_t count,
+                         struct wp_entry_vec *results)
+{
+    size_t cap = 2048 * count, used = 0, items = 0;
+    char *text = wp_malloc(cap);
+    for (size_t i = 0; i < count; i++) {
+        size_t need = text ? json_dumpb(batch[i].item, text + used, cap - used,
+                                        JSON_COMPACT | JSON_REAL_PRECISION(10))
+                           : 0;
+        if (text && need + 1 > cap - used) {
+            size_t grown_cap = (used + need + 1) * 2;
+            char *grown = wp_realloc(text, grown_cap);
+            if (grown) {
+                text = grown;
+                cap = grown_cap;
+                need = json_dumpb(batch[i].item, text + used, cap - used,
+                                  JSON_COMPACT | JSON_REAL_PRECISION(10));
+            }
+        }
+        if (!text || need == 0 || need + 1 > cap - used) {
+            wp__dead_letter(stage->run, "output", NULL, batch[i].item, WP_E_NOMEM,
+                            "cannot encode the item as JSON", 1, batch[i].line);
+        } else {
+            used += need;
+            text[used++] = '\n';
+            items++;
+        }
+        wp__entry_release(&batch[i]);
+    }
+    if (items)
+        wp__entry_vec_push(results, (struct wp_entry){.text = text,
+                                                      .text_len = used,
+                                                      .text_items = items,
+                                                      .line = batch[0].line});
+    else
+        wp_free(text);
+}
+
 static void builtin_init(struct wp_run *run, struct wp_stage_rt *stage, const char *name,
-                         bool (*fn)(struct wp_stage_rt *, struct wp_entry *))
+                         void (*fn)(struct wp_stage_rt *, struct wp_entry *, size_t,
+                                    struct wp_entry_vec *))
 {
     stage->run = run;
     stage->builtin = fn;
@@ -504,7 +528,8 @@ static void *input_thread(void *arg)
     size_t n = 0;
     uint64_t seq = 0;
     while (!atomic_load(&run->stopping) && read_entry(run, &batch[n])) {
-        atomic_fetch_add(&run->n_read, 1);
+        if (batch[n].item)
+            atomic_fetch_add(&run->n_read, 1); /* text is counted line by line as decoded */
         batch[n++].seq = seq++;
         /* Input that may stall (a terminal, a pipe) is handed over record by record, so
          * an item never waits in a half-full batch for the next one to arrive. */
@@ -543,7 +568,7 @@ static void *output_thread(void *arg)
                     run_stop(run);
                 }
             }
-            atomic_fetch_add(&run->n_written, 1);
+            atomic_fetch_add(&run->n_written, batch[i].text ? batch[i].text_items : 1);
             wp__entry_release(&batch[i]);
         }
     }
@@ -664,26 +689,28 @@ static bool make_chain(struct wp_run *run, bool generating)
         return false;
     size_t n = 0;
     if (opt->input.next_text && !generating) {
-        builtin_init(run, &run->decode, "decode", decode_entry);
+        builtin_init(run, &run->decode, "decode", decode_batch);
         run->chain[n++] = &run->decode;
     }
     for (size_t i = 0; i < run->stage_count; i++)
         run->chain[n++] = &run->stages[i];
     if (opt->output.write_text && !sink) {
-        builtin_init(run, &run->encode, "encode", encode_entry);
+        builtin_init(run, &run->encode, "encode", encode_batch);
         run->chain[n++] = &run->encode;
     }
     run->chain_length = n;
 
+    /* Text entries hold many items each, so their queues hold few entries. */
     size_t cap = run->def->queue_size;
+    size_t text_cap = cap / 32 > 4 ? cap / 32 : 4;
     for (size_t i = 0; i < n; i++) {
         if (generating && run->chain[i] == &run->stages[0])
             continue;
-        run->chain[i]->in = wp__queue_new(cap);
+        run->chain[i]->in = wp__queue_new(run->chain[i] == &run->decode ? text_cap : cap);
         if (!run->chain[i]->in)
             return false;
     }
-    run->output = wp__queue_new(cap);
+    run->output = wp__queue_new(run->encode.builtin ? text_cap : cap);
     if (!run->output)
         return false;
     for (size_t i = 0; i < n; i++)

@@ -1,0 +1,213 @@
+/*
+ * translate.h - private interfaces of the translate plugin.
+ *
+ * The stage (translate.c) cuts each field into segments (text.c), protects names with
+ * placeholders, looks segments up in the cache and sends the rest to one provider. Every
+ * provider is one file with a const struct translate_provider that only knows its wire
+ * format: how to turn a batch of segments into an HTTP request and a reply back into
+ * segment translations, and what its error statuses mean. Retries, backoff and the
+ * circuit breaker belong to the host's HTTP client.
+ *
+ * Inside the plugin a protected name is the placeholder token <prefix><n> (for example
+ * "ZXNE0"); providers whose engines understand markup replace the token by the name wrapped
+ * in their no-translate markup on the way out, and turn the markup back into the token on
+ * the way in (tr_to_wire / tr_from_wire), so caching and restoring work the same for all.
+ */
+#ifndef TRANSLATE_PRIVATE_H
+#define TRANSLATE_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <wirepipe/plugin.h>
+
+#include <jansson.h>
+
+/* A growable NUL-terminated byte string using the host's allocator. */
+struct tr_buf {
+    const struct wp_host_api *host;
+    char *data;
+    size_t len;
+    size_t cap;
+    bool failed; /* an allocation failed; the content is incomplete */
+};
+
+void tr_buf_init(struct tr_buf *b, const struct wp_host_api *host);
+void tr_buf_release(struct tr_buf *b);
+void tr_buf_add(struct tr_buf *b, const char *s, size_t len);
+void tr_buf_adds(struct tr_buf *b, const char *s);
+void tr_buf_addf(struct tr_buf *b, const char *fmt, ...) WP_PRINTF(2, 3);
+/* Percent-encode @s for application/x-www-form-urlencoded. */
+void tr_buf_add_form(struct tr_buf *b, const char *s, size_t len);
+/* Append @s as a JSON string literal (quotes included). */
+void tr_buf_add_json(struct tr_buf *b, const char *s, size_t len);
+/* Steal the data (new, free with host->free); the buffer is left empty. NULL if failed. */
+char *tr_buf_steal(struct tr_buf *b, size_t *len);
+
+/* How a provider keeps names untranslated. */
+enum tr_protect_style {
+    TR_PROTECT_PLACEHOLDER, /* send the opaque token itself (rule-based engines) */
+    TR_PROTECT_XML_TAG,     /* <x>name</x> with the text XML-escaped (DeepL ignore_tags) */
+    TR_PROTECT_HTML_SPAN,   /* <span translate="no">name</span> in HTML mode */
+};
+
+/* The stage configuration a provider needs to build requests. */
+struct tr_config {
+    const struct wp_host_api *host;
+    const struct translate_provider *provider;
+    char *endpoint;  /* base URL without trailing slash */
+    char *api_key;   /* from the environment; NULL when unset; never logged */
+    char *region;    /* Azure region, or NULL */
+    char *formality; /* DeepL formality, or NULL */
+    long timeout_ms; /* per attempt */
+    unsigned max_attempts;
+    unsigned retry_cap_ms;
+    size_t max_chars;    /* characters per request (code points) */
+    size_t max_segments; /* segments per request */
+};
+
+/* Segments of one request, already in wire form. */
+struct tr_batch {
+    const char *source; /* primary language subtag, or NULL to let the provider detect */
+    const char *target;
+    bool markup;        /* the texts carry no-translate markup (HTML or XML mode) */
+    char *const *texts; /* borrowed */
+    const size_t *lens;
+    size_t count;
+};
+
+/* A request as built by a provider; all strings owned by the plugin (host allocator). */
+struct tr_http {
+    char *url;
+    char *body;
+    size_t body_len;
+    char *headers[6]; /* NULL-terminated "Name: value" lines */
+};
+
+struct translate_provider {
+    const char *name;
+    const char *default_endpoint;
+    const char *default_key_env; /* NULL: the provider needs no key */
+    bool key_required;
+    size_t max_chars;     /* characters per request */
+    size_t max_segments;  /* segments per request */
+    unsigned concurrency; /* default requests in flight per item */
+    enum tr_protect_style protect;
+    bool can_detect; /* the provider detects the source language when none is given */
+
+    /* Fill @out from @batch. Returns WP_OK or WP_E_NOMEM / WP_E_INVALID. */
+    enum wp_status (*build)(const struct tr_config *conf, const struct tr_batch *batch,
+                            struct tr_http *out);
+
+    /*
+     * Parse a 2xx reply into @batch->count new strings in @out (wire form, unescaped by
+     * the caller), and the detected source language into @detected when the reply names
+     * one. Returns WP_OK, or WP_E_PROTOCOL with @err describing what was wrong (invalid
+     * JSON, wrong count, missing sentinel), or WP_E_NOMEM.
+     */
+    enum wp_status (*parse)(const struct tr_config *conf, const struct tr_batch *batch,
+                            const char *body, size_t body_len, char **out, char *detected,
+                            size_t detected_size, struct tr_buf *err);
+
+    /*
+     * Classify a non-2xx reply: WP_E_QUOTA (never retried), WP_E_CONFIG (bad key),
+     * WP_E_INVALID (this text is refused), WP_E_UNAVAILABLE (retries ran out). Writes a
+     * short message from the reply, without secrets, into @err.
+     */
+    enum wp_status (*classify)(long status, const char *body, size_t body_len, struct tr_buf *err);
+};
+
+extern const struct translate_provider tr_provider_apertium;
+extern const struct translate_provider tr_provider_libretranslate;
+extern const struct translate_provider tr_provider_deepl;
+extern const struct translate_provider tr_provider_google;
+extern const struct translate_provider tr_provider_azure;
+
+/* ---- text.c: segmentation ---------------------------------------------------------- */
+
+/* One piece of a field sent to the provider: text[start, end) after trimming. */
+struct tr_segment {
+    size_t para;       /* paragraph index */
+    size_t lead_start; /* byte offsets into the protected field text */
+    size_t start;
+    size_t end;
+    size_t trail_end;
+};
+
+struct tr_segments {
+    struct tr_segment *items;
+    size_t count;
+    size_t cap;
+};
+
+/*
+ * tr_segment_text() - cut @text (protected UTF-8) into paragraphs on "\n\n" and each
+ * paragraph longer than @max_chars code points into chunks of whole sentences (ICU), words,
+ * or, as a last resort, code points. Whitespace around each segment is left out of
+ * [start, end) so providers that trim it cannot lose it. Blank paragraphs get no segment.
+ * Returns WP_OK, WP_E_NOMEM, or WP_E_UNICODE.
+ */
+enum wp_status tr_segment_text(const struct wp_host_api *host, const char *text, size_t len,
+                               size_t max_chars, struct tr_segments *out);
+void tr_segments_release(const struct wp_host_api *host, struct tr_segments *segs);
+
+/* Number of code points in valid UTF-8 @s. */
+size_t tr_utf8_count(const char *s, size_t len);
+
+/* ---- text.c: name protection ------------------------------------------------------- */
+
+struct tr_names {
+    char prefix[8];   /* placeholder prefix, absent from the source text */
+    char **originals; /* originals[i] replaced by <prefix><i> */
+    size_t count;
+    size_t cap;
+};
+
+/*
+ * tr_protect() - replace the names in @text by placeholders: entities of @field (the
+ * "entities" array of the item, borrowed, may be NULL) and every occurrence of each string
+ * of @protect (borrowed array, may be NULL). Returns the protected text (new) in @out.
+ */
+enum wp_status tr_protect(const struct wp_host_api *host, const char *field, const char *text,
+                          size_t len, const json_t *entities, const json_t *protect,
+                          struct tr_names *names, struct tr_buf *out);
+void tr_names_release(const struct wp_host_api *host, struct tr_names *names);
+
+/*
+ * tr_restore() - replace each placeholder in @text by its original. Every placeholder of
+ * @source (the segment that was sent) must come back exactly once and no other may
+ * appear; otherwise WP_E_PROTOCOL.
+ */
+enum wp_status tr_restore(const struct tr_names *names, const char *text, size_t len,
+                          const char *source, size_t source_len, struct tr_buf *out);
+
+/* tr_to_wire() - the segment as the provider gets it (markup style, escaping). */
+void tr_to_wire(const struct tr_names *names, enum tr_protect_style style, bool markup,
+                const char *text, size_t len, struct tr_buf *out);
+
+/* tr_from_wire() - back to the plugin's form: markup to placeholders, unescape. */
+enum wp_status tr_from_wire(const struct tr_names *names, enum tr_protect_style style, bool markup,
+                            const char *text, size_t len, struct tr_buf *out);
+
+/* True when @text[0, len) holds a placeholder token of @names. */
+bool tr_has_placeholder(const struct tr_names *names, const char *text, size_t len);
+
+/* ---- helpers shared by providers --------------------------------------------------- */
+
+/* Copy a short, printable excerpt of a reply's message into @err (no secrets there). */
+void tr_err_excerpt(struct tr_buf *err, const char *what, const char *msg);
+
+/* Common HTTP status classes for providers without special codes. */
+enum wp_status tr_classify_common(long status);
+
+/* Load @body as JSON; on failure write "invalid JSON reply: ..." to @err. */
+json_t *tr_json_load(const char *body, size_t len, struct tr_buf *err);
+
+/* Set out->headers[i] to a new copy of @line; false when out of memory. */
+bool tr_http_header(const struct tr_config *conf, struct tr_http *out, size_t i, const char *a,
+                    const char *b);
+
+/* Copy the string @s into @dst of @size bytes, truncated; a no-op when @s is NULL. */
+void tr_copy_lang(char *dst, size_t size, const char *s);
+
+#endif /* TRANSLATE_PRIVATE_H */
