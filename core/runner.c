@@ -762,7 +762,6 @@ int wp__run_execute(struct wp_run *run, const struct wp_run_options *options)
         sigaddset(&ss.set, SIGTERM);
         sigaddset(&ss.set, SIGUSR2);
         pthread_sigmask(SIG_BLOCK, &ss.set, &old_mask);
-        sig_started = pthread_create(&sig_thread, NULL, signal_thread, &ss) == 0;
     }
 
     pthread_t out_thread;
@@ -776,6 +775,10 @@ int wp__run_execute(struct wp_run *run, const struct wp_run_options *options)
         ok = pthread_create(&run->input_thread, NULL, input_thread, run) == 0;
         run->input_thread_started = ok;
     }
+    /* Last, so it sees every thread it may have to wake; a signal that comes earlier
+     * waits, blocked, until sigwait() takes it. */
+    if (ok && options->handle_signals)
+        sig_started = pthread_create(&sig_thread, NULL, signal_thread, &ss) == 0;
 
     struct progress_state ps = {.run = run};
     pthread_t prog_thread;
