@@ -28,7 +28,7 @@ static const char names_usage[] =
     "\n"
     "Reads one name per line (UTF-8) and writes input<TAB>canonical<TAB>cluster_id<TAB>score\n"
     "per line, in input order, with all lines clustered together. --gazetteer adds a\n"
-    "gazetteer file (repeatable; replaces the shipped one), --no-gazetteer uses none, --state\n"
+    "gazetteer file layered over the shipped one (repeatable), --no-gazetteer uses none, --state\n"
     "keeps learnt clusters in DIR for later runs.\n";
 
 struct names_input {
