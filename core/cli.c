@@ -26,18 +26,22 @@ void wp__process_cleanup(void)
     wp__http_global_cleanup();
 }
 
-int wp__run_pipeline(struct wp_pipeline_def *def, struct wp_loader *loader,
-                     const struct wp_run_options *options)
+struct wp_run *wp__run_prepare_or_report(struct wp_pipeline_def *def, struct wp_loader *loader)
 {
     struct wp_diags diags;
     wp__diags_init(&diags);
     struct wp_run *run = wp__run_prepare(def, loader, &diags);
-    if (!run) {
-        wp__diags_print(&diags, stderr);
-        wp__diags_release(&diags);
-        return WP_EXIT_CONFIG;
-    }
+    wp__diags_print(&diags, stderr);
     wp__diags_release(&diags);
+    return run;
+}
+
+int wp__run_pipeline(struct wp_pipeline_def *def, struct wp_loader *loader,
+                     const struct wp_run_options *options)
+{
+    struct wp_run *run = wp__run_prepare_or_report(def, loader);
+    if (!run)
+        return WP_EXIT_CONFIG;
     int status = wp__run_execute(run, options);
     wp__run_free(run);
     return status;

@@ -22,6 +22,12 @@ void wp__process_init(void);
 void wp__process_cleanup(void);
 
 /*
+ * wp__run_prepare_or_report() - wp__run_prepare(), printing every problem to stderr.
+ * Returns the run, or NULL (exit with WP_EXIT_CONFIG).
+ */
+struct wp_run *wp__run_prepare_or_report(struct wp_pipeline_def *def, struct wp_loader *loader);
+
+/*
  * wp__run_pipeline() - prepare @def with @loader and execute it with @options; prints
  * configuration problems and returns an exit status. Ownership: all borrowed.
  */

@@ -1,11 +1,12 @@
 /*
  * http.c - the shared HTTP client: libcurl with one policy for every plugin.
  *
- * A request's life is a struct http_xfer: http_xfer_init() resolves the defaults once,
- * http_xfer_setup() configures an easy handle for one attempt, http_xfer_attempt_end()
- * classifies the outcome and decides whether and when to retry, http_xfer_finish() fills
+ * A request's life is a struct http_xfer: xfer_init() resolves the defaults once,
+ * xfer_setup() configures an easy handle for one attempt, xfer_attempt_end()
+ * classifies the outcome and decides whether and when to retry, xfer_finish() fills
  * the caller's response. The single-request path (a per-thread easy handle) and the
- * concurrent path (a multi handle) share these four, so both follow the same policy.
+ * concurrent path (a per-thread multi handle) share these four, so both follow the same
+ * policy.
  *
  * Bodies are decoded here rather than by libcurl: libcurl 7.88 accepts a gzip stream that
  * ends early as complete, and a cut-off feed must not pass for a whole one. zlib is not
@@ -60,14 +61,35 @@ struct zlib_api {
 
 static pthread_once_t http_once = PTHREAD_ONCE_INIT;
 static enum wp_status http_init_status = WP_OK;
-static pthread_key_t http_handle_key;
-static bool http_handle_key_ok;
+static pthread_key_t http_thread_key;
+static bool http_thread_key_ok;
 static struct zlib_api zlib;
 static bool zlib_ok;
 
-static void handle_destroy(void *handle)
+/*
+ * What a thread keeps between requests. Connections live in the handles' caches (the easy
+ * handle's for single requests, the multi handle's for batches), so keeping the handles
+ * keeps connections to a host alive from one request or batch to the next.
+ */
+#define HTTP_POOL_MAX 16
+
+struct http_thread {
+    CURL *easy;                /* wp__http_perform() */
+    CURLM *multi;              /* wp__http_perform_many() */
+    CURL *pool[HTTP_POOL_MAX]; /* idle easy handles for the multi handle */
+    size_t pooled;
+};
+
+static void thread_state_destroy(void *arg)
 {
-    curl_easy_cleanup(handle);
+    struct http_thread *t = arg;
+    for (size_t i = 0; i < t->pooled; i++)
+        curl_easy_cleanup(t->pool[i]);
+    if (t->multi)
+        curl_multi_cleanup(t->multi);
+    if (t->easy)
+        curl_easy_cleanup(t->easy);
+    wp_free(t);
 }
 
 static void *zlib_symbol(const char *name)
@@ -97,7 +119,7 @@ static void http_init_once(void)
         http_init_status = WP_E_HTTP;
         return;
     }
-    http_handle_key_ok = pthread_key_create(&http_handle_key, handle_destroy) == 0;
+    http_thread_key_ok = pthread_key_create(&http_thread_key, thread_state_destroy) == 0;
     zlib_resolve();
 }
 
@@ -111,11 +133,11 @@ static void breakers_free(void);
 
 void wp__http_global_cleanup(void)
 {
-    if (http_handle_key_ok) {
-        CURL *h = pthread_getspecific(http_handle_key);
-        if (h) {
-            pthread_setspecific(http_handle_key, NULL);
-            curl_easy_cleanup(h);
+    if (http_thread_key_ok) {
+        struct http_thread *t = pthread_getspecific(http_thread_key);
+        if (t) {
+            pthread_setspecific(http_thread_key, NULL);
+            thread_state_destroy(t);
         }
     }
     breakers_free();
@@ -123,20 +145,40 @@ void wp__http_global_cleanup(void)
         curl_global_cleanup();
 }
 
-/* The calling thread's easy handle: reusing it keeps connections to a host alive. */
-static CURL *thread_handle(void)
+/* The calling thread's handles, made on first use; NULL when out of memory. */
+static struct http_thread *thread_state(void)
 {
-    if (!http_handle_key_ok)
+    if (!http_thread_key_ok)
         return NULL;
-    CURL *h = pthread_getspecific(http_handle_key);
-    if (!h) {
-        h = curl_easy_init();
-        if (h && pthread_setspecific(http_handle_key, h) != 0) {
-            curl_easy_cleanup(h);
-            h = NULL;
+    struct http_thread *t = pthread_getspecific(http_thread_key);
+    if (!t) {
+        t = wp_calloc(1, sizeof(*t));
+        if (t && pthread_setspecific(http_thread_key, t) != 0) {
+            wp_free(t);
+            t = NULL;
         }
     }
-    return h;
+    return t;
+}
+
+static CURL *thread_handle(void)
+{
+    struct http_thread *t = thread_state();
+    if (t && !t->easy)
+        t->easy = curl_easy_init();
+    return t ? t->easy : NULL;
+}
+
+static CURLM *thread_multi(void)
+{
+    struct http_thread *t = thread_state();
+    if (t && !t->multi) {
+        t->multi = curl_multi_init();
+        /* a fixed cache size: libcurl's default shrinks with the handles attached */
+        if (t->multi)
+            curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, 32L);
+    }
+    return t ? t->multi : NULL;
 }
 
 static int64_t now_ms(void)
@@ -307,6 +349,7 @@ struct http_xfer {
     bool z_live;
     bool z_done;
     bool z_raw_tried;
+    size_t z_fed; /* compressed bytes given to the decoder so far */
     z_stream z;
     enum wp_status abort_code; /* why a callback stopped the transfer */
     char errbuf[CURL_ERROR_SIZE];
@@ -332,6 +375,7 @@ static void xfer_attempt_reset(struct http_xfer *x)
     if (x->z_live)
         zlib.end(&x->z);
     x->z_live = x->z_done = x->z_raw_tried = false;
+    x->z_fed = 0;
     x->decode_decided = false;
     x->decode = DECODE_NONE;
     x->abort_code = WP_OK;
@@ -562,9 +606,12 @@ static void decode_choose(struct http_xfer *x)
 static bool decode_feed(struct http_xfer *x, const char *data, size_t len)
 {
     unsigned char out[16384];
+    bool first_call = x->z_fed == 0;
+    x->z_fed += len;
     x->z.next_in = (Bytef *)(uintptr_t)data;
     x->z.avail_in = (uInt)len;
-    while (x->z.avail_in > 0) {
+    bool output_pending = false;
+    for (;;) {
         if (x->z_done) {
             /* another gzip member may follow; anything else after the end is ignored */
             if (x->decode != DECODE_GZIP || x->z.avail_in < 2 || x->z.next_in[0] != 0x1f ||
@@ -573,11 +620,15 @@ static bool decode_feed(struct http_xfer *x, const char *data, size_t len)
             zlib.reset(&x->z);
             x->z_done = false;
         }
+        /* a full output buffer may leave output inside zlib after the input is used up */
+        if (x->z.avail_in == 0 && !output_pending)
+            return true;
         x->z.next_out = out;
         x->z.avail_out = sizeof(out);
         int zrc = zlib.inflate(&x->z, Z_NO_FLUSH);
         size_t produced = sizeof(out) - x->z.avail_out;
-        if (zrc == Z_DATA_ERROR && x->decode == DECODE_DEFLATE && !x->z_raw_tried &&
+        output_pending = x->z.avail_out == 0;
+        if (zrc == Z_DATA_ERROR && x->decode == DECODE_DEFLATE && !x->z_raw_tried && first_call &&
             x->z.total_out == 0) {
             /* some servers send raw deflate without the zlib wrapper */
             zlib.end(&x->z);
@@ -587,6 +638,7 @@ static bool decode_feed(struct http_xfer *x, const char *data, size_t len)
                 return false;
             x->z.next_in = (Bytef *)(uintptr_t)data;
             x->z.avail_in = (uInt)len;
+            output_pending = false;
             continue;
         }
         if (zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR) {
@@ -600,10 +652,9 @@ static bool decode_feed(struct http_xfer *x, const char *data, size_t len)
             return false;
         if (zrc == Z_STREAM_END)
             x->z_done = true;
-        else if (zrc == Z_BUF_ERROR || (produced == 0 && x->z.avail_in == 0))
-            break;
+        else if (zrc == Z_BUF_ERROR)
+            return true; /* no progress possible until more input arrives */
     }
-    return true;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
@@ -1027,12 +1078,10 @@ enum wp_status wp__http_perform(struct wp_ctx *ctx, const struct wp_http_request
 
 struct many {
     struct wp_ctx *ctx;
+    struct http_thread *thread; /* owns the multi handle and the pool of easy handles */
     CURLM *multi;
     struct http_xfer *xs;
     size_t count;
-    CURL **pool; /* idle easy handles, reused across attempts */
-    size_t pooled;
-    size_t pool_cap;
     const char **hosts; /* distinct host keys; xs[i].host_slot indexes it */
     unsigned *host_running;
     size_t nhosts;
@@ -1042,15 +1091,15 @@ struct many {
 
 static CURL *many_take_handle(struct many *m)
 {
-    if (m->pooled > 0)
-        return m->pool[--m->pooled];
+    if (m->thread->pooled > 0)
+        return m->thread->pool[--m->thread->pooled];
     return curl_easy_init();
 }
 
 static void many_put_handle(struct many *m, CURL *h)
 {
-    if (m->pooled < m->pool_cap)
-        m->pool[m->pooled++] = h;
+    if (m->thread->pooled < HTTP_POOL_MAX)
+        m->thread->pool[m->thread->pooled++] = h;
     else
         curl_easy_cleanup(h);
 }
@@ -1179,13 +1228,9 @@ static void many_cancel(struct many *m)
     }
 }
 
+/* The multi handle and the pooled easy handles stay with the thread for the next batch. */
 static void many_release(struct many *m)
 {
-    for (size_t i = 0; i < m->pooled; i++)
-        curl_easy_cleanup(m->pool[i]);
-    if (m->multi)
-        curl_multi_cleanup(m->multi);
-    wp_free(m->pool);
     wp_free(m->hosts);
     wp_free(m->host_running);
     wp_free(m->xs);
@@ -1208,15 +1253,14 @@ enum wp_status wp__http_perform_many(struct wp_ctx *ctx, const struct wp_http_re
     memset(&m, 0, sizeof(m));
     m.ctx = ctx;
     m.count = count;
-    m.pool_cap = concurrency;
     enum wp_status init = wp__http_global_init();
     if (init == WP_OK) {
         m.xs = wp_calloc(count, sizeof(*m.xs));
-        m.pool = wp_calloc(concurrency, sizeof(*m.pool));
         m.hosts = wp_calloc(count, sizeof(*m.hosts));
         m.host_running = wp_calloc(count, sizeof(*m.host_running));
-        m.multi = curl_multi_init();
-        if (!m.xs || !m.pool || !m.hosts || !m.host_running || !m.multi)
+        m.multi = thread_multi();
+        m.thread = thread_state();
+        if (!m.xs || !m.hosts || !m.host_running || !m.multi || !m.thread)
             init = WP_E_NOMEM;
     }
     if (init != WP_OK) {

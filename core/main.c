@@ -291,11 +291,8 @@ static int run_main(struct cli_args *a, struct wp_loader *loader)
     wp__diags_release(&diags);
 
     if (a->check) {
-        wp__diags_init(&diags);
-        struct wp_run *run = wp__run_prepare(def, loader, &diags);
+        struct wp_run *run = wp__run_prepare_or_report(def, loader);
         int status = run ? WP_EXIT_OK : WP_EXIT_CONFIG;
-        wp__diags_print(&diags, stderr);
-        wp__diags_release(&diags);
         if (run && a->verbosity >= 0)
             fprintf(stderr, "%s: ok (%zu stages)\n", a->pipeline, def->stage_count);
         wp__run_free(run);

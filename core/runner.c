@@ -23,8 +23,6 @@
 #define DEFAULT_RETRY_BASE_MS 200
 #define DEFAULT_RETRY_CAP_MS  30000
 
-static void builtin_release(struct wp_stage_rt *stage);
-
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -36,17 +34,36 @@ static uint64_t now_ns(void)
 /* Preparation                                                                           */
 /* ------------------------------------------------------------------------------------ */
 
+/* What every hop needs, plugin stage or builtin: its run, locks and log prefix. */
+static void stage_rt_init(struct wp_stage_rt *stage, struct wp_run *run, const char *name)
+{
+    stage->run = run;
+    pthread_mutex_init(&stage->order_lock, NULL);
+    pthread_cond_init(&stage->order_cond, NULL);
+    pthread_mutex_init(&stage->metrics_lock, NULL);
+    snprintf(stage->source, sizeof(stage->source), "%s/%s", run->def->name, name);
+}
+
+static void stage_rt_release(struct wp_stage_rt *stage)
+{
+    if (!stage->run)
+        return; /* never initialised */
+    if (stage->created && stage->ops->destroy)
+        stage->ops->destroy(stage->instance);
+    pthread_mutex_destroy(&stage->order_lock);
+    pthread_cond_destroy(&stage->order_cond);
+    pthread_mutex_destroy(&stage->metrics_lock);
+    wp__queue_free(stage->in);
+    wp_free(stage->threads);
+}
+
 static bool stage_init(struct wp_run *run, size_t index, struct wp_diags *diags)
 {
     struct wp_stage_rt *stage = &run->stages[index];
     struct wp_stage_def *def = &run->def->stages[index];
-    stage->run = run;
+    stage_rt_init(stage, run, def->id);
     stage->index = index;
     stage->def = def;
-    pthread_mutex_init(&stage->order_lock, NULL);
-    pthread_cond_init(&stage->order_cond, NULL);
-    pthread_mutex_init(&stage->metrics_lock, NULL);
-    snprintf(stage->source, sizeof(stage->source), "%s/%s", run->def->name, def->id);
 
     char place[256];
     snprintf(place, sizeof(place), "%s: stages[%zu].plugin", run->def->path, index);
@@ -120,20 +137,10 @@ void wp__run_free(struct wp_run *run)
 {
     if (!run)
         return;
-    for (size_t i = 0; i < run->stage_count; i++) {
-        struct wp_stage_rt *stage = &run->stages[i];
-        if (stage->created && stage->ops->destroy)
-            stage->ops->destroy(stage->instance);
-        if (stage->run) {
-            pthread_mutex_destroy(&stage->order_lock);
-            pthread_cond_destroy(&stage->order_cond);
-            pthread_mutex_destroy(&stage->metrics_lock);
-        }
-        wp__queue_free(stage->in);
-        wp_free(stage->threads);
-    }
-    builtin_release(&run->decode);
-    builtin_release(&run->encode);
+    for (size_t i = 0; i < run->stage_count; i++)
+        stage_rt_release(&run->stages[i]);
+    stage_rt_release(&run->decode);
+    stage_rt_release(&run->encode);
     wp_free(run->chain);
     wp__queue_free(run->output);
     wp__dead_letter_close(run);
@@ -444,26 +451,11 @@ static void builtin_init(struct wp_run *run, struct wp_stage_rt *stage, const ch
                          void (*fn)(struct wp_stage_rt *, struct wp_entry *, size_t,
                                     struct wp_entry_vec *))
 {
-    stage->run = run;
+    stage_rt_init(stage, run, name);
     stage->builtin = fn;
     /* Parsing and printing JSON are the costly parts of a light pipeline: use both cores. */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     stage->workers = cpus > 1 ? (cpus > 4 ? 4 : (unsigned)cpus) : 1;
-    pthread_mutex_init(&stage->order_lock, NULL);
-    pthread_cond_init(&stage->order_cond, NULL);
-    pthread_mutex_init(&stage->metrics_lock, NULL);
-    snprintf(stage->source, sizeof(stage->source), "%s/%s", run->def->name, name);
-}
-
-static void builtin_release(struct wp_stage_rt *stage)
-{
-    if (!stage->run)
-        return;
-    pthread_mutex_destroy(&stage->order_lock);
-    pthread_cond_destroy(&stage->order_cond);
-    pthread_mutex_destroy(&stage->metrics_lock);
-    wp__queue_free(stage->in);
-    wp_free(stage->threads);
 }
 
 /* ------------------------------------------------------------------------------------ */

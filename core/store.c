@@ -139,6 +139,9 @@ enum wp_status wp__store_open(const char *dir, struct wp_store **out, struct wp_
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int src = sqlite3_open_v2(s->path, &s->db, flags, NULL);
     if (src == SQLITE_OK) {
+        /* It caches fetched pages and translations: private to the user, before the WAL
+         * and shared-memory files are made (SQLite gives them the database's mode). */
+        chmod(s->path, 0600);
         sqlite3_busy_timeout(s->db, 5000);
         sqlite3_extended_result_codes(s->db, 1);
         /* journal_mode answers with a row; exec ignores it */
@@ -171,8 +174,6 @@ enum wp_status wp__store_open(const char *dir, struct wp_store **out, struct wp_
         wp__store_close(s);
         return WP_E_IO;
     }
-    /* The store caches fetched pages and translations: keep it private to the user. */
-    chmod(s->path, 0600);
     *out = s;
     return WP_OK;
 }

@@ -17,6 +17,8 @@
  * The routes format is documented at the top of tests/servers/scripted_http.py. The script
  * is found through $WP_TEST_SERVERS (set by ctest), else "tests/servers". The server dies
  * with the test process (PR_SET_PDEATHSIG) even when the test crashes before stopping it.
+ * Starting a server also sets no_proxy=127.0.0.1,localhost unless already set, so a proxy
+ * in the environment cannot intercept loopback requests.
  */
 #ifndef WP_TEST_SERVER_H
 #define WP_TEST_SERVER_H
@@ -24,6 +26,8 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +41,7 @@
 struct wp_test_server {
     pid_t pid;             /* the python process, 0 when stopped */
     int port;              /* on 127.0.0.1 */
-    char base_url[64];     /* "http://127.0.0.1:PORT", no trailing slash */
+    char base_url[64];     /* "http://127.0.0.1:PORT" (https with TLS), no trailing slash */
     char dir[256];         /* temporary folder, removed by wp_test_server_stop() */
     char routes_path[512]; /* the routes file in use */
     char log_path[512];    /* JSON Lines request log, in @dir */
@@ -45,10 +49,13 @@ struct wp_test_server {
 };
 
 /*
- * wp_test_server_start_file() - start the server with the routes file @routes_path
- * (body_file entries resolve against its folder). Returns 0, or -1 with a message on stderr.
+ * wp_test_server_start_file_args() - start the server with the routes file @routes_path
+ * (body_file entries resolve against its folder) and up to 16 @extra_args for the script
+ * (NULL-terminated, or NULL), e.g. {"--tls-cert", cert, "--tls-key", key, NULL}; with
+ * --tls-cert, @base_url starts with "https://". Returns 0, or -1 with a message on stderr.
  */
-static inline int wp_test_server_start_file(struct wp_test_server *s, const char *routes_path)
+static inline int wp_test_server_start_file_args(struct wp_test_server *s, const char *routes_path,
+                                                 const char *const *extra_args)
 {
     memset(s, 0, sizeof(*s));
     const char *tmp = getenv("TMPDIR");
@@ -59,6 +66,10 @@ static inline int wp_test_server_start_file(struct wp_test_server *s, const char
     }
     snprintf(s->routes_path, sizeof(s->routes_path), "%s", routes_path);
     snprintf(s->log_path, sizeof(s->log_path), "%s/requests.jsonl", s->dir);
+
+    /* a proxy from the environment must not capture requests meant for loopback */
+    setenv("no_proxy", "127.0.0.1,localhost", 0);
+    setenv("NO_PROXY", "127.0.0.1,localhost", 0);
 
     const char *servers = getenv("WP_TEST_SERVERS");
     char script[512];
@@ -82,8 +93,14 @@ static inline int wp_test_server_start_file(struct wp_test_server *s, const char
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
         close(fds[1]);
-        execlp("python3", "python3", script, "--routes", s->routes_path, "--log", s->log_path,
-               (char *)NULL);
+        const char *argv[24] = {"python3",      script,  "--routes",
+                                s->routes_path, "--log", s->log_path};
+        size_t argc = 6;
+        for (const char *const *a = extra_args; a && *a && argc < 22; a++)
+            argv[argc++] = *a;
+        argv[argc] = NULL;
+        /* execvp() takes char *const[]; it does not modify the strings */
+        execvp("python3", (char *const *)(uintptr_t)argv);
         fprintf(stderr, "test_server: cannot run python3 '%s': %s\n", script, strerror(errno));
         _exit(127);
     }
@@ -115,15 +132,26 @@ static inline int wp_test_server_start_file(struct wp_test_server *s, const char
         return -1;
     }
     s->port = (int)port;
-    snprintf(s->base_url, sizeof(s->base_url), "http://127.0.0.1:%d", s->port);
+    bool tls = false;
+    for (const char *const *a = extra_args; a && *a; a++)
+        tls = tls || strcmp(*a, "--tls-cert") == 0;
+    snprintf(s->base_url, sizeof(s->base_url), "%s://127.0.0.1:%d", tls ? "https" : "http",
+             s->port);
     return 0;
 }
 
+/* wp_test_server_start_file() - wp_test_server_start_file_args() without extra arguments. */
+static inline int wp_test_server_start_file(struct wp_test_server *s, const char *routes_path)
+{
+    return wp_test_server_start_file_args(s, routes_path, NULL);
+}
+
 /*
- * wp_test_server_start() - like wp_test_server_start_file() with the routes given as JSON
- * text, written to a temporary file (use absolute body_file paths with it).
+ * wp_test_server_start_args() - like wp_test_server_start_file_args() with the routes given
+ * as JSON text, written to a temporary file (use absolute body_file paths with it).
  */
-static inline int wp_test_server_start(struct wp_test_server *s, const char *routes_json)
+static inline int wp_test_server_start_args(struct wp_test_server *s, const char *routes_json,
+                                            const char *const *extra_args)
 {
     char dir[256];
     const char *tmp = getenv("TMPDIR");
@@ -139,7 +167,7 @@ static inline int wp_test_server_start(struct wp_test_server *s, const char *rou
         fprintf(stderr, "test_server: cannot write '%s'\n", path);
         return -1;
     }
-    int rc = wp_test_server_start_file(s, path);
+    int rc = wp_test_server_start_file_args(s, path, extra_args);
     if (rc == 0)
         s->own_routes = 1;
     else {
@@ -147,6 +175,12 @@ static inline int wp_test_server_start(struct wp_test_server *s, const char *rou
         rmdir(dir);
     }
     return rc;
+}
+
+/* wp_test_server_start() - start the server with the routes given as JSON text. */
+static inline int wp_test_server_start(struct wp_test_server *s, const char *routes_json)
+{
+    return wp_test_server_start_args(s, routes_json, NULL);
 }
 
 /* wp_test_server_url() - "http://127.0.0.1:PORT" followed by @path into @buf. */

@@ -2,20 +2,12 @@
  * test_backoff.c - the retry policy: full-jitter bounds, distribution sanity, overflow,
  * thread use, and every Retry-After form (RFC 9110 10.2.3) including hostile ones.
  */
-/* cmocka.h needs the headers above it; keep clang-format from sorting it first */
-/* clang-format off */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-/* clang-format on */
-
 #include <limits.h>
 #include <pthread.h>
 #include <string.h>
 
 #include "backoff.h"
+#include "wp_cmocka.h"
 
 /* Sun, 06 Nov 1994 08:49:37 GMT, the example date of RFC 9110 */
 #define RFC_EXAMPLE_TIME 784111777LL

@@ -7,21 +7,14 @@
  * Nothing here asserts on wall-clock time except through the server's request log, where
  * a Retry-After of 1 s must show as a gap of about a second between two requests.
  */
-/* cmocka.h needs the headers above it; keep clang-format from sorting it first */
-/* clang-format off */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-/* clang-format on */
-
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <wirepipe/plugin.h>
 
@@ -29,6 +22,7 @@
 
 #include "http.h"
 #include "test_server.h"
+#include "wp_cmocka.h"
 
 #define CANARY "CANARY-7f3a9c-SECRET"
 
@@ -47,6 +41,7 @@ static const char routes[] =
     "\"/togopher\": [{\"status\": 301, \"headers\": {\"Location\": \"gopher://127.0.0.1/\"}}],"
     "\"/hop\": [{\"status\": 307, \"headers\": {\"Location\": \"/ok\"}}],"
     "\"/gz\": [{\"body\": \"gzipped words \", \"repeat_body\": 1000, \"gzip\": true}],"
+    "\"/gzbig\": [{\"body\": \"abcdefgh\", \"repeat_body\": 125000, \"gzip\": true}],"
     "\"/gzchunked\": [{\"body\": \"chunky \", \"repeat_body\": 3000, \"gzip\": true,"
     "  \"chunked\": true}],"
     "\"/deflate\": [{\"body_b64\": \"eJxLSU3LSSxJTVEoSa0o0VGoyslMUigvSiwoSC0CAI5eCj0=\","
@@ -446,6 +441,8 @@ static void test_decoding(void **state)
     (void)state;
     expect_body("/gz", "gzipped words ", 1000);
     expect_body("/gzchunked", "chunky ", 3000);
+    /* 1 MB from 2 kB: many output rounds per input chunk */
+    expect_body("/gzbig", "abcdefgh", 125000);
     expect_body("/deflate", "deflated text, zlib wrapper", 1);
     expect_body("/rawdeflate", "deflated text, raw", 1);
 
@@ -615,6 +612,45 @@ static void test_canary_never_leaks(void **state)
     json_decref(log);
 }
 
+/* R12: a certificate nobody vouches for is refused, and that is not retried. */
+static void test_tls_fails_closed(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/wp-tls-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cert[64], key[64], cmd[512];
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s >/dev/null 2>&1",
+             key, cert);
+    if (system(cmd) != 0) {
+        rmdir(dir);
+        skip(); /* no openssl command: nothing to serve TLS with */
+    }
+    const char *args[] = {"--tls-cert", cert, "--tls-key", key, NULL};
+    struct wp_test_server tls;
+    assert_int_equal(wp_test_server_start_args(&tls, "{\"/ok\": [{\"body\": \"secret\"}]}", args),
+                     0);
+    char url[256];
+    wp_test_server_url(&tls, "/ok", url, sizeof(url));
+    assert_memory_equal(url, "https://", 8);
+    struct wp_http_request req = quick(url);
+    struct wp_http_response resp;
+    assert_int_equal(wp__http_perform(NULL, &req, &resp), WP_E_HTTP);
+    assert_int_equal(resp.attempts, 1);
+    assert_null(resp.body);
+    assert_non_null(strstr(resp.error, "TLS error with '"));
+    wp__http_response_release(&resp);
+    /* no HTTP request got through the handshake */
+    assert_int_equal(wp_test_server_count(&tls, NULL), 0);
+    wp_test_server_stop(&tls);
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+}
+
 static void test_breaker(void **state)
 {
     (void)state;
@@ -763,6 +799,59 @@ static void test_many_per_host_limit(void **state)
         assert_true(times[i + 2] - times[i] >= 0.15);
 }
 
+static size_t distinct_ports(const struct wp_test_server *server)
+{
+    json_t *log = wp_test_server_requests(server);
+    json_int_t seen[64];
+    size_t n = 0, i;
+    json_t *entry;
+    json_array_foreach(log, i, entry)
+    {
+        json_int_t port = json_integer_value(json_object_get(entry, "client_port"));
+        size_t j = 0;
+        while (j < n && seen[j] != port)
+            j++;
+        if (j == n && n < 64)
+            seen[n++] = port;
+    }
+    json_decref(log);
+    return n;
+}
+
+/* Connections stay open between requests and between batches of the same thread. */
+static void test_keep_alive(void **state)
+{
+    (void)state;
+    struct wp_test_server own;
+    assert_int_equal(wp_test_server_start(&own, "{\"/k\": [{\"body\": \"kept\"}]}"), 0);
+    char url[256];
+    wp_test_server_url(&own, "/k", url, sizeof(url));
+    struct wp_http_request req = quick(url);
+    struct wp_http_response resp;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(wp__http_perform(NULL, &req, &resp), WP_OK);
+        wp__http_response_release(&resp);
+    }
+    assert_int_equal(wp_test_server_count(&own, "/k"), 3);
+    assert_int_equal(distinct_ports(&own), 1);
+    wp_test_server_stop(&own);
+
+    assert_int_equal(wp_test_server_start(&own, "{\"/k\": [{\"body\": \"kept\"}]}"), 0);
+    wp_test_server_url(&own, "/k", url, sizeof(url));
+    struct wp_http_request reqs[3] = {quick(url), quick(url), quick(url)};
+    struct wp_http_response resps[3];
+    for (int batch = 0; batch < 2; batch++) {
+        assert_int_equal(wp__http_perform_many(NULL, reqs, resps, 3, 1, 1), WP_OK);
+        for (int i = 0; i < 3; i++) {
+            assert_int_equal(resps[i].status, 200);
+            wp__http_response_release(&resps[i]);
+        }
+    }
+    assert_int_equal(wp_test_server_count(&own, "/k"), 6);
+    assert_int_equal(distinct_ports(&own), 1);
+    wp_test_server_stop(&own);
+}
+
 static void *cancel_soon(void *arg)
 {
     struct test_ctx *t = arg;
@@ -881,9 +970,11 @@ int main(void)
         cmocka_unit_test(test_drip_times_out),
         cmocka_unit_test(test_post_echo),
         cmocka_unit_test(test_canary_never_leaks),
+        cmocka_unit_test(test_tls_fails_closed),
         cmocka_unit_test(test_breaker),
         cmocka_unit_test(test_perform_many),
         cmocka_unit_test(test_many_per_host_limit),
+        cmocka_unit_test(test_keep_alive),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_threads),
     };

@@ -2,15 +2,6 @@
  * test_store.c - the SQLite state store: round trips, namespaces, binary keys and values,
  * expiry, persistence across reopen, concurrent writers, and error messages.
  */
-/* cmocka.h needs the headers above it; keep clang-format from sorting it first */
-/* clang-format off */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-/* clang-format on */
-
 #include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -26,6 +17,7 @@
 
 #include "alloc.h"
 #include "store.h"
+#include "wp_cmocka.h"
 
 struct fixture {
     char root[256];
