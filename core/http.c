@@ -8,16 +8,13 @@
  * concurrent path (a per-thread multi handle) share these four, so both follow the same
  * policy.
  *
- * Bodies are decoded here rather than by libcurl: libcurl 7.88 accepts a gzip stream that
- * ends early as complete, and a cut-off feed must not pass for a whole one. zlib is not
- * linked by the core's build; it is already in the process (libcurl depends on it), so its
- * inflate functions are looked up at start-up. When they cannot be found, libcurl decodes.
+ * Bodies are decoded here with zlib rather than by libcurl: libcurl 7.88 accepts a gzip
+ * stream that ends early as complete, and a cut-off feed must not pass for a whole one.
  */
 #include "wp_internal.h"
 
 #include "http.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,19 +49,10 @@
  * Process-wide state
  * ------------------------------------------------------------------------------------- */
 
-struct zlib_api {
-    int (*init2)(z_streamp strm, int window_bits, const char *version, int stream_size);
-    int (*inflate)(z_streamp strm, int flush);
-    int (*reset)(z_streamp strm);
-    int (*end)(z_streamp strm);
-};
-
 static pthread_once_t http_once = PTHREAD_ONCE_INIT;
 static enum wp_status http_init_status = WP_OK;
 static pthread_key_t http_thread_key;
 static bool http_thread_key_ok;
-static struct zlib_api zlib;
-static bool zlib_ok;
 
 /*
  * What a thread keeps between requests. Connections live in the handles' caches (the easy
@@ -92,27 +80,6 @@ static void thread_state_destroy(void *arg)
     wp_free(t);
 }
 
-static void *zlib_symbol(const char *name)
-{
-    return dlsym(RTLD_DEFAULT, name);
-}
-
-/* Function pointers from dlsym() go through memcpy: ISO C has no object-to-function cast. */
-static void zlib_resolve(void)
-{
-    void *init2 = zlib_symbol("inflateInit2_");
-    void *inflate_fn = zlib_symbol("inflate");
-    void *reset = zlib_symbol("inflateReset");
-    void *end = zlib_symbol("inflateEnd");
-    if (!init2 || !inflate_fn || !reset || !end)
-        return;
-    memcpy(&zlib.init2, &init2, sizeof(init2));
-    memcpy(&zlib.inflate, &inflate_fn, sizeof(inflate_fn));
-    memcpy(&zlib.reset, &reset, sizeof(reset));
-    memcpy(&zlib.end, &end, sizeof(end));
-    zlib_ok = true;
-}
-
 static void http_init_once(void)
 {
     if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
@@ -120,7 +87,6 @@ static void http_init_once(void)
         return;
     }
     http_thread_key_ok = pthread_key_create(&http_thread_key, thread_state_destroy) == 0;
-    zlib_resolve();
 }
 
 enum wp_status wp__http_global_init(void)
@@ -373,7 +339,7 @@ static void xfer_attempt_reset(struct http_xfer *x)
     x->retry_after = x->content_encoding = NULL;
     x->body_len = x->body_cap = 0;
     if (x->z_live)
-        zlib.end(&x->z);
+        inflateEnd(&x->z);
     x->z_live = x->z_done = x->z_raw_tried = false;
     x->z_fed = 0;
     x->decode_decided = false;
@@ -574,7 +540,7 @@ static bool body_append(struct http_xfer *x, const char *data, size_t len)
 static bool decode_start(struct http_xfer *x, int window_bits)
 {
     memset(&x->z, 0, sizeof(x->z));
-    if (zlib.init2(&x->z, window_bits, ZLIB_VERSION, (int)sizeof(z_stream)) != Z_OK) {
+    if (inflateInit2(&x->z, window_bits) != Z_OK) {
         x->abort_code = WP_E_NOMEM;
         return false;
     }
@@ -587,7 +553,7 @@ static void decode_choose(struct http_xfer *x)
     x->decode_decided = true;
     x->decode = DECODE_NONE;
     const char *enc = x->content_encoding;
-    if (!zlib_ok || !enc || !*enc || strcasecmp(enc, "identity") == 0)
+    if (!enc || !*enc || strcasecmp(enc, "identity") == 0)
         return;
     if (strcasecmp(enc, "gzip") == 0 || strcasecmp(enc, "x-gzip") == 0) {
         if (decode_start(x, 15 + 16))
@@ -617,7 +583,7 @@ static bool decode_feed(struct http_xfer *x, const char *data, size_t len)
             if (x->decode != DECODE_GZIP || x->z.avail_in < 2 || x->z.next_in[0] != 0x1f ||
                 x->z.next_in[1] != 0x8b)
                 return true;
-            zlib.reset(&x->z);
+            inflateReset(&x->z);
             x->z_done = false;
         }
         /* a full output buffer may leave output inside zlib after the input is used up */
@@ -625,13 +591,13 @@ static bool decode_feed(struct http_xfer *x, const char *data, size_t len)
             return true;
         x->z.next_out = out;
         x->z.avail_out = sizeof(out);
-        int zrc = zlib.inflate(&x->z, Z_NO_FLUSH);
+        int zrc = inflate(&x->z, Z_NO_FLUSH);
         size_t produced = sizeof(out) - x->z.avail_out;
         output_pending = x->z.avail_out == 0;
         if (zrc == Z_DATA_ERROR && x->decode == DECODE_DEFLATE && !x->z_raw_tried && first_call &&
             x->z.total_out == 0) {
             /* some servers send raw deflate without the zlib wrapper */
-            zlib.end(&x->z);
+            inflateEnd(&x->z);
             x->z_live = false;
             x->z_raw_tried = true;
             if (!decode_start(x, -15))
@@ -756,13 +722,11 @@ static enum wp_status xfer_setup(struct http_xfer *x, CURL *h)
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
         rc = curl_easy_setopt(h, CURLOPT_MAXREDIRS, HTTP_MAX_REDIRECTS);
     }
-    if (rc == CURLE_OK && zlib_ok) {
+    if (rc == CURLE_OK) {
         /* advertise gzip and deflate, and decode them ourselves (see the top of the file) */
         rc = curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
         if (rc == CURLE_OK)
             rc = curl_easy_setopt(h, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-    } else if (rc == CURLE_OK) {
-        rc = curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
     }
     if (rc == CURLE_OK) {
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
