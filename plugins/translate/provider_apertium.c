@@ -20,10 +20,7 @@ static enum wp_status apy_build(const struct tr_config *conf, const struct tr_ba
     if (!batch->source)
         return WP_E_INVALID;
     struct tr_buf url, body;
-    tr_buf_init(&url, conf->host);
-    tr_buf_init(&body, conf->host);
-    tr_buf_adds(&url, conf->endpoint);
-    tr_buf_adds(&url, "/translate");
+    tr_request_begin(conf, &url, &body, "/translate");
     tr_buf_adds(&body, "markUnknown=no&langpair=");
     tr_buf_add_form(&body, batch->source, strlen(batch->source));
     tr_buf_adds(&body, "%7C");
@@ -35,12 +32,8 @@ static enum wp_status apy_build(const struct tr_config *conf, const struct tr_ba
         tr_buf_add_form(&body, batch->texts[i], batch->lens[i]);
     }
     tr_buf_add_form(&body, "\n\n" APY_SENTINEL, 9);
-    out->url = tr_buf_steal(&url, NULL);
-    out->body = tr_buf_steal(&body, &out->body_len);
-    if (!out->url || !out->body ||
-        !tr_http_header(conf, out, 0, "Content-Type: ", "application/x-www-form-urlencoded"))
-        return WP_E_NOMEM;
-    return WP_OK;
+    return tr_request_finish(conf, &url, &body, "application/x-www-form-urlencoded", NULL, NULL,
+                             out);
 }
 
 static bool blank(unsigned char c)
@@ -113,14 +106,15 @@ out:
     return status;
 }
 
+static const struct tr_error_reply apy_error = {
+    .who = "APy",
+    .message = "explanation",
+};
+
 static enum wp_status apy_classify(long status, const char *body, size_t body_len,
                                    struct tr_buf *err)
 {
-    json_t *root = json_loadb(body ? body : "", body ? body_len : 0, 0, NULL);
-    tr_buf_addf(err, "APy answered HTTP %ld", status);
-    tr_err_excerpt(err, "", json_string_value(json_object_get(root, "explanation")));
-    json_decref(root);
-    return tr_classify_common(status);
+    return tr_classify_reply(&apy_error, status, body, body_len, err, NULL);
 }
 
 const struct translate_provider tr_provider_apertium = {

@@ -14,10 +14,7 @@ static enum wp_status azure_build(const struct tr_config *conf, const struct tr_
     if (!conf->api_key)
         return WP_E_CONFIG;
     struct tr_buf url, body;
-    tr_buf_init(&url, conf->host);
-    tr_buf_init(&body, conf->host);
-    tr_buf_adds(&url, conf->endpoint);
-    tr_buf_adds(&url, "/translate?api-version=3.0&to=");
+    tr_request_begin(conf, &url, &body, "/translate?api-version=3.0&to=");
     tr_buf_add_form(&url, batch->target, strlen(batch->target));
     if (batch->source) {
         tr_buf_adds(&url, "&from=");
@@ -25,79 +22,43 @@ static enum wp_status azure_build(const struct tr_config *conf, const struct tr_
     }
     if (batch->markup)
         tr_buf_adds(&url, "&textType=html");
-    tr_buf_adds(&body, "[");
-    for (size_t i = 0; i < batch->count; i++) {
-        tr_buf_adds(&body, i ? ",{\"Text\":" : "{\"Text\":");
-        tr_buf_add_json(&body, batch->texts[i], batch->lens[i]);
-        tr_buf_adds(&body, "}");
-    }
-    tr_buf_adds(&body, "]");
-    out->url = tr_buf_steal(&url, NULL);
-    out->body = tr_buf_steal(&body, &out->body_len);
-    if (!out->url || !out->body ||
-        !tr_http_header(conf, out, 0, "Content-Type: ", "application/json") ||
-        !tr_http_header(conf, out, 1, "Ocp-Apim-Subscription-Key: ", conf->api_key))
-        return WP_E_NOMEM;
-    if (conf->region &&
+    tr_buf_add_json_texts(&body, batch, "{\"Text\":", "}");
+    enum wp_status status = tr_request_finish(conf, &url, &body, "application/json",
+                                              "Ocp-Apim-Subscription-Key: ", conf->api_key, out);
+    if (status == WP_OK && conf->region &&
         !tr_http_header(conf, out, 2, "Ocp-Apim-Subscription-Region: ", conf->region))
         return WP_E_NOMEM;
-    return WP_OK;
+    return status;
 }
+
+static const struct tr_reply_list azure_reply = {
+    .list = "",
+    .text = "translations.0.text",
+    .detected = {"0.detectedLanguage.language"},
+    .list_name = NULL,
+    .entry_name = "",
+    .text_name = ".translations[0].text",
+};
 
 static enum wp_status azure_parse(const struct tr_config *conf, const struct tr_batch *batch,
                                   const char *body, size_t body_len, char **out, char *detected,
                                   size_t detected_size, struct tr_buf *err)
 {
-    json_t *root = tr_json_load(body, body_len, err);
-    if (!root)
-        return WP_E_PROTOCOL;
-    enum wp_status status = WP_E_PROTOCOL;
-    if (!json_is_array(root) || json_array_size(root) != batch->count) {
-        tr_buf_addf(err, "reply is not an array of %zu entries", batch->count);
-        goto out;
-    }
-    for (size_t i = 0; i < batch->count; i++) {
-        json_t *t = json_object_get(
-            json_array_get(json_object_get(json_array_get(root, i), "translations"), 0), "text");
-        if (!json_is_string(t)) {
-            tr_buf_addf(err, "[%zu].translations[0].text is not a string", i);
-            goto out_free;
-        }
-        out[i] = conf->host->strndup(json_string_value(t), json_string_length(t));
-        if (!out[i]) {
-            status = WP_E_NOMEM;
-            goto out_free;
-        }
-    }
-    tr_copy_lang(detected, detected_size,
-                 json_string_value(json_object_get(
-                     json_object_get(json_array_get(root, 0), "detectedLanguage"), "language")));
-    status = WP_OK;
-    goto out;
-out_free:
-    for (size_t i = 0; i < batch->count; i++) {
-        conf->host->free(out[i]);
-        out[i] = NULL;
-    }
-out:
-    json_decref(root);
-    return status;
+    return tr_parse_list(&azure_reply, conf, batch, body, body_len, out, detected, detected_size,
+                         err);
 }
+
+static const struct tr_error_reply azure_error = {
+    .who = "Azure",
+    .message = "error.message",
+    .code = "error.code",
+    .quota_code = 403001,
+};
 
 static enum wp_status azure_classify(long status, const char *body, size_t body_len,
                                      struct tr_buf *err)
 {
-    json_t *root = json_loadb(body ? body : "", body ? body_len : 0, 0, NULL);
-    json_t *error = json_object_get(root, "error");
-    json_int_t code = json_integer_value(json_object_get(error, "code"));
-    tr_buf_addf(err, "Azure answered HTTP %ld", status);
-    if (code)
-        tr_buf_addf(err, " (%lld)", (long long)code);
-    tr_err_excerpt(err, "", json_string_value(json_object_get(error, "message")));
-    json_decref(root);
-    if (code == 403001)
-        return WP_E_QUOTA;
-    return tr_classify_common(status);
+    return tr_classify_reply(&azure_error, status, body, body_len, err, NULL);
 }
 
 const struct translate_provider tr_provider_azure = {

@@ -210,4 +210,78 @@ bool tr_http_header(const struct tr_config *conf, struct tr_http *out, size_t i,
 /* Copy the string @s into @dst of @size bytes, truncated; a no-op when @s is NULL. */
 void tr_copy_lang(char *dst, size_t size, const char *s);
 
+/* ---- provider.c: request and reply mechanics of the JSON providers ---------------- */
+
+/*
+ * tr_json_path() - the value at @path below @root: member names separated by '.', where a
+ * segment of digits indexes an array ("data.translations.0.text"); "" is @root itself.
+ * Returns a borrowed reference, or NULL when a step is missing or of the wrong type (also
+ * when @root is NULL).
+ */
+json_t *tr_json_path(json_t *root, const char *path);
+
+/*
+ * tr_request_begin() - initialise @url to the endpoint followed by @path and @body to empty,
+ * both on the host's allocator, for tr_request_finish() to hand over.
+ */
+void tr_request_begin(const struct tr_config *conf, struct tr_buf *url, struct tr_buf *body,
+                      const char *path);
+
+/*
+ * tr_buf_add_json_texts() - append the texts of @batch as a JSON array, each one written
+ * as @open, the JSON string, @close (both "" for a plain array of strings).
+ */
+void tr_buf_add_json_texts(struct tr_buf *b, const struct tr_batch *batch, const char *open,
+                           const char *close);
+
+/*
+ * tr_request_finish() - move @url and @body into @out (the buffers are left empty) and add
+ * the headers "Content-Type: @type" and, when @auth is not NULL, @auth followed by @secret
+ * (for example "X-goog-api-key: " and the key).
+ * Returns: WP_OK or WP_E_NOMEM; what was already moved stays in @out for the caller to free.
+ */
+enum wp_status tr_request_finish(const struct tr_config *conf, struct tr_buf *url,
+                                 struct tr_buf *body, const char *type, const char *auth,
+                                 const char *secret, struct tr_http *out);
+
+/* Where a JSON reply keeps one translation per segment, and how messages name the places. */
+struct tr_reply_list {
+    const char *list;        /* path of the array from the root ("" = the root itself) */
+    const char *text;        /* path of the translation in an entry ("" = the entry itself) */
+    const char *detected[2]; /* paths of the detected language, tried in turn; NULL: none */
+    bool lower_detected;     /* lower-case the detected code (DeepL answers "EN") */
+    const char *list_name;   /* "reply has no <list_name> array of N entries"; NULL: "reply is
+                                not an array of N entries" ("strings" when @text is "") */
+    const char *entry_name;  /* "<entry_name>[i]<text_name> is not a string" */
+    const char *text_name;
+};
+
+/*
+ * tr_parse_list() - the parse() of a provider whose reply holds an array with one entry per
+ * segment, as @fmt describes it; the arguments after @fmt are those of parse().
+ * Returns: WP_OK with @out filled, or WP_E_PROTOCOL / WP_E_NOMEM with @out all NULL.
+ */
+enum wp_status tr_parse_list(const struct tr_reply_list *fmt, const struct tr_config *conf,
+                             const struct tr_batch *batch, const char *body, size_t body_len,
+                             char **out, char *detected, size_t detected_size, struct tr_buf *err);
+
+/* How a provider's error replies read, and which of them mean the quota is used up. */
+struct tr_error_reply {
+    const char *who;      /* "DeepL" in "DeepL answered HTTP 456: ..." */
+    const char *message;  /* path of the reply's message */
+    const char *code;     /* path of a numeric error code written as " (N)", or NULL */
+    long quota_status;    /* HTTP status meaning the quota is used up, or 0 */
+    long long quota_code; /* value at @code meaning the same, or 0 */
+};
+
+/*
+ * tr_classify_reply() - the classify() of a provider as @fmt describes it: writes "<who>
+ * answered HTTP <status> (<code>): <message>" (code and message when present) to @err.
+ * Returns: WP_E_QUOTA for the quota status or code, else tr_classify_common(@status).
+ * Ownership: when @root_out is not NULL it gets the parsed reply (new reference, NULL when the
+ * body is not JSON) for rules of the provider's own.
+ */
+enum wp_status tr_classify_reply(const struct tr_error_reply *fmt, long status, const char *body,
+                                 size_t body_len, struct tr_buf *err, json_t **root_out);
+
 #endif /* TRANSLATE_PRIVATE_H */
