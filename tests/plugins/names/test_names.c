@@ -254,6 +254,36 @@ static void test_cross_script(void **state)
     json_decref(out);
 }
 
+/*
+ * Joins the comparison once missed: waw as v in Persian (دیویس), hachek letters
+ * (Jakovčić/Јаковчић), a final silent h (Hannah/Ханна), company legal forms; and an
+ * initial that must not stand in for a different given name.
+ */
+static void test_recall_round_two(void **state)
+{
+    (void)state;
+    const char *names[] = {"Philip Davies",
+                           "فیلیپ دیویس",
+                           "Ivan Jakovčić",
+                           "Иван Јаковчић",
+                           "Robert Hannah",
+                           "Роберт Ханна",
+                           "Siemens AG",
+                           "Siemens Aktiengesellschaft",
+                           "Tactical Missiles Corporation JSC",
+                           "Tactical Missiles Corporation Joint Stock Company",
+                           "Jacqui Smith",
+                           "Lawrence J. Smith",
+                           "Bosch GmbH"};
+    json_t *out = cluster("{\"no_gazetteer\": true}", names, 13);
+    for (size_t i = 0; i < 10; i += 2)
+        assert_string_equal(cluster_of(out, i), cluster_of(out, i + 1));
+    assert_string_not_equal(cluster_of(out, 10), cluster_of(out, 11));
+    assert_string_not_equal(cluster_of(out, 6), cluster_of(out, 12));
+    assert_string_not_equal(cluster_of(out, 0), cluster_of(out, 4));
+    json_decref(out);
+}
+
 /* Pairwise precision and F1 on held-out persons the gazetteer has never seen. */
 static void test_quality_floor(void **state)
 {
@@ -296,9 +326,9 @@ static void test_quality_floor(void **state)
     double r = gold ? (double)tp / (double)gold : 1.0;
     double f1 = p + r > 0 ? 2 * p * r / (p + r) : 0.0;
     print_message("held-out sample: %zu names, pairwise P %.3f R %.3f F1 %.3f\n", n, p, r, f1);
-    /* measured 0.984 / 0.725 / 0.835 (2026-11-28); floors sit a little below */
-    assert_true(p >= 0.95);
-    assert_true(f1 >= 0.80);
+    /* measured 0.985 / 0.779 / 0.870 (2026-11-28, second round); floors sit a little below */
+    assert_true(p >= 0.96);
+    assert_true(f1 >= 0.84);
     for (size_t i = 0; i < n; i++) {
         free(qids[i]);
         free(owned[i]);
@@ -542,7 +572,7 @@ int main(void)
         cmocka_unit_test(test_cross_script),     cmocka_unit_test(test_quality_floor),
         cmocka_unit_test(test_rewrite),          cmocka_unit_test(test_cluster_order_and_bad_lines),
         cmocka_unit_test(test_gazetteer_layers), cmocka_unit_test(test_persistence),
-        cmocka_unit_test(test_hostile_items),
+        cmocka_unit_test(test_hostile_items),    cmocka_unit_test(test_recall_round_two),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
