@@ -54,7 +54,10 @@
 #define NM_MERGE_MARGIN 0.1 /* a second-chance merge must beat the threshold by this */
 #endif
 #ifndef NM_WEAK_PAIR
-#define NM_WEAK_PAIR 0.75 /* a matched token pair below this costs extra */
+#define NM_WEAK_PAIR 0.7 /* a matched token pair below this costs extra */
+#endif
+#ifndef NM_INITIAL_PENALTY
+#define NM_INITIAL_PENALTY 0.3 /* an initial matched while a full token went spare */
 #endif
 #ifndef NM_WEAK_PENALTY
 #define NM_WEAK_PENALTY 1.0
@@ -79,9 +82,19 @@ static const char nm_rules[] =
     "\\u0449 > shch ; \\u0448 > sh ; \\u0439 > y ; \\u044E > yu ; \\u044F > ya ;"
     "\\u0451 > yo ; \\u044D > e ; \\u044B > y ; [\\u044C\\u044A] > ; \\u0454 > ye ;"
     "\\u0457 > yi ; \\u0456 > i ; \\u0491 > g ;"
+    /* schwa and the Tajik, Kazakh, Bashkir letters Any-Latin leaves as they are */
+    "[\\u0259\\u04D9] > a ; \\u04B7 > j ; [\\u04B3\\u04BB] > h ; [\\u04AF\\u04B1\\u04EF] > u ;"
+    "\\u04E9 > o ; \\u0493 > gh ; \\u049B > q ; \\u04A3 > ng ; \\u04E3 > i ; \\u0499 > z ;"
+    "\\u04AB > s ;"
     /* Hebrew geresh letters (ג׳ j, ז׳ zh, צ׳ ch) and pe as f inside a word */
     "\\u05D2[\\u05F3\\u0027] > j ; \\u05D6[\\u05F3\\u0027] > zh ;"
     "[\\u05E6\\u05E5][\\u05F3\\u0027] > ch ; \\u05E3 > f ; [\\u05D0-\\u05EA] { \\u05E4 > f ;"
+    /*
+     * Slavic, Baltic and Turkish hachek letters as the digraphs Cyrillic gets (č ч → ch);
+     * ç as s (French, Portuguese; Turkish ç is ch, which s is confusable with)
+     */
+    "[\\u010D\\u0107\\u045B] > ch ; [\\u0161\\u015B\\u015F] > sh ; \\u00E7 > s ;"
+    "[\\u017E\\u017C\\u017A] > zh ; \\u0452 > dj ; \\u045F > j ;"
     "\\u03C7 > kh ; \\u03BD\\u03C4 > d ; \\u03BC\\u03C0 > b ;"
     "\\u03B3\\u03BA > g ; \\u03C4\\u03B6 > j ;"
     "\\u03B3 } [\\u03B9\\u03AF\\u03B5\\u03AD\\u03B7\\u03AE\\u03C5\\u03CD] > y ;"
@@ -140,13 +153,55 @@ static const char *const nm_stopwords[] = {
     "you",       NULL};
 
 /* Verbs that make a bare capitalised pair a person ("Hulusi Akar said"). */
+/*
+ * Company legal forms say nothing about which company it is ("Siemens AG" / "Siemens
+ * Aktiengesellschaft"): dropped from comparison, always (forms) or when next to another
+ * legal word ("Joint Stock Company", "Gesellschaft mit beschränkter Haftung").
+ */
+static const char *const nm_legal_forms[] = {"ag",          "gmbh",         "aktiengesellschaft",
+                                             "ltd",         "limited",      "llc",
+                                             "inc",         "incorporated", "corp",
+                                             "corporation", "co",           "company",
+                                             "jsc",         "ojsc",         "pjsc",
+                                             "cjsc",        "oao",          "zao",
+                                             "ooo",         "pao",          "srl",
+                                             "sarl",        "spa",          "plc",
+                                             "bv",          "nv",           "llp",
+                                             "kg",          "ohg",          "oyj",
+                                             NULL};
+static const char *const nm_legal_words[] = {"joint",
+                                             "stock",
+                                             "open",
+                                             "closed",
+                                             "public",
+                                             "private",
+                                             "liability",
+                                             "gesellschaft",
+                                             "mit",
+                                             "beschrankter",
+                                             "haftung",
+                                             "societatea",
+                                             "cu",
+                                             "raspundere",
+                                             "limitata",
+                                             "obshchestvo",
+                                             "ogranichennoy",
+                                             "otvetstvennostyu",
+                                             "aktsionernoe",
+                                             "otkrytoe",
+                                             "zakrytoe",
+                                             "publichnoe",
+                                             NULL};
+
 static const char *const nm_speech[] = {"said",  "says",      "told",     "stated", "added",
                                         "noted", "announced", "stressed", "warned", NULL};
 
 static bool nm_in_list(const char *const *list, const char *word, size_t len)
 {
     for (size_t i = 0; list[i]; i++) {
-        if (strlen(list[i]) == len && memcmp(list[i], word, len) == 0)
+        /* the first letter rules out nearly all entries before strlen runs */
+        if (len && list[i][0] == word[0] && strlen(list[i]) == len &&
+            memcmp(list[i], word, len) == 0)
             return true;
     }
     return false;
@@ -259,13 +314,15 @@ static void nm_map_clear(struct nm_engine *e, struct nm_map *m)
 struct nm_form {
     char ph[NM_MAX_TOKLEN];
     char skel[NM_MAX_TOKLEN];
-    bool vowelless; /* from Arabic or Hebrew script: compare skeletons only */
+    char coarse[NM_MAX_TOKLEN]; /* blocking only: "#" + skeleton of merged classes, or "" */
+    bool vowelless;             /* from Arabic or Hebrew script: compare skeletons only */
 };
 
 struct nm_tok {
     char *rom; /* ICU romanisation, ASCII lower-case letters */
     uint8_t script;
     bool particle;
+    uint8_t legal; /* company legal form: 1 always ("gmbh"), 2 only beside another ("stock") */
     bool initial;
     uint8_t nforms;
     struct nm_form forms[NM_MAX_FORMS];
@@ -506,17 +563,21 @@ static void nm_phonetic(const char *rom, enum nm_script script, int variant, str
         } else if (NM_AT("dzh") || NM_AT("dsh")) {
             NM_PUT('j');
             i += 3;
-        } else if (NM_AT("tch")) {
-            NM_PUT(variant ? 'h' : 'C');
+        } else if (NM_AT("tch") || (NM_AT("tsh") && (script != NM_ARABIC || variant == 2))) {
+            /* Arabic writes ch as tsh (تشيني), Persian has t + sh too (زرتشت): variant 2 */
+            NM_PUT(variant == 1 ? 'h' : 'C');
             i += 3;
         } else if (NM_AT("ch")) {
-            NM_PUT(variant ? 'h' : 'C');
+            NM_PUT(variant == 1 ? 'h' : 'C');
             i += 2;
         } else if (NM_AT("dj") || NM_AT("dz") || NM_AT("zh")) {
             NM_PUT('j');
             i += 2;
         } else if (NM_AT("kh") || NM_AT("gh") || NM_AT("ck")) {
             NM_PUT(c == 'k' ? 'h' : 'g');
+            i += 2;
+        } else if (variant == 2 && (NM_AT("th") || NM_AT("dh"))) {
+            NM_PUT('s'); /* Persian and Turkish read tha and dhal as s and z (Osman) */
             i += 2;
         } else if (NM_AT("sh") || NM_AT("ph") || NM_AT("th") || NM_AT("dh")) {
             NM_PUT(c == 'p' ? 'f' : c);
@@ -537,13 +598,13 @@ static void nm_phonetic(const char *rom, enum nm_script script, int variant, str
                     NM_PUT('g');
                     break;
                 case 'c':
-                    if (variant)
+                    if (variant == 1)
                         NM_PUT('j');
                     else
                         NM_PUT(next == 'e' || next == 'i' || next == 'y' ? 's' : 'g');
                     break;
                 case 'x':
-                    if (variant) {
+                    if (variant == 1) {
                         NM_PUT('h');
                     } else {
                         NM_PUT('g');
@@ -582,8 +643,8 @@ static void nm_phonetic(const char *rom, enum nm_script script, int variant, str
         char c = f->ph[i];
         if (nm_is_vowel(c))
             continue;
-        if (arabic && c == 'v' && i > 0)
-            continue; /* waw inside a word is a vowel letter; at the start, v/w */
+        if (arabic && c == 'v' && i > 0 && variant != 2)
+            continue; /* waw inside a word is a vowel letter; at the start, v/w (variant 2: v) */
         if (c == 'v')
             c = 'f';
         else if (c == 'p')
@@ -598,6 +659,42 @@ static void nm_phonetic(const char *rom, enum nm_script script, int variant, str
         f->skel[1] = '\0';
     }
     f->vowelless = arabic;
+    /*
+     * The coarse key finds candidates whose skeletons differ by a confusable letter
+     * (Jakovčić/Јаковчић, Davies/دیویس): h, and v inside a word, dropped (silent h,
+     * waw read as a vowel); sibilants, velars, labials and dentals merged.
+     */
+    size_t q = 0;
+    f->coarse[q++] = '#';
+    for (size_t i = 0; i < k && q + 1 < sizeof(f->coarse); i++) {
+        char c = f->ph[i];
+        if (nm_is_vowel(c) || ((c == 'h' || c == 'v') && i > 0))
+            continue;
+        switch (c) {
+            case 'C':
+            case 'j':
+            case 'z':
+                c = 's';
+                break;
+            case 'k':
+            case 'q':
+                c = 'g';
+                break;
+            case 'f':
+            case 'v':
+            case 'p':
+                c = 'b';
+                break;
+            case 'd':
+                c = 't';
+                break;
+            default:
+                break;
+        }
+        if (f->coarse[q - 1] != c)
+            f->coarse[q++] = c;
+    }
+    f->coarse[q < 3 ? 0 : q] = '\0';
 }
 
 static void nm_add_form(struct nm_tok *t, const char *rom, enum nm_script script, int variant)
@@ -607,7 +704,8 @@ static void nm_add_form(struct nm_tok *t, const char *rom, enum nm_script script
     struct nm_form *f = &t->forms[t->nforms];
     nm_phonetic(rom, script, variant, f);
     for (uint8_t i = 0; i < t->nforms; i++) {
-        if (strcmp(t->forms[i].ph, f->ph) == 0 && t->forms[i].vowelless == f->vowelless)
+        if (strcmp(t->forms[i].ph, f->ph) == 0 && t->forms[i].vowelless == f->vowelless &&
+            strcmp(t->forms[i].skel, f->skel) == 0)
             return;
     }
     t->nforms++;
@@ -651,10 +749,16 @@ static int64_t nm_tok_get(struct nm_engine *e, const char *s, size_t len)
         return -1;
     t->script = (uint8_t)script;
     t->particle = rlen > 0 && nm_in_list(nm_particles, rom, rlen);
+    t->legal = rlen == 0                               ? 0
+               : nm_in_list(nm_legal_forms, rom, rlen) ? 1
+               : nm_in_list(nm_legal_words, rom, rlen) ? 2
+                                                       : 0;
     t->initial = rlen == 1;
     if (rlen) {
         nm_add_form(t, rom, script, 0);
         nm_add_form(t, rom, script, 1);
+        if (script == NM_ARABIC || script == NM_HEBREW)
+            nm_add_form(t, rom, script, 2); /* waw as v: دیوید David, not "dd" */
         /* Latvian and Latin add endings to foreign names: Baidens, Gregorius, Stephanus */
         if (script == NM_LATIN && rlen >= 6 && rom[rlen - 1] == 's' && rom[rlen - 2] == 'u') {
             char cut[NM_MAX_TOKLEN];
@@ -696,8 +800,8 @@ static pthread_once_t nm_cost_once = PTHREAD_ONCE_INIT;
 
 static void nm_cost_init(void)
 {
-    static const char *const pairs[] = {"Ch", "Cj", "Cs", "gj", "gh", "js", "fv",
-                                        "bp", "dt", "sj", "hx", "bf", "pf", NULL};
+    static const char *const pairs[] = {"Ch", "Cj", "Cs", "gj", "gh", "js", "fv", "bp",
+                                        "dt", "sj", "hx", "bf", "pf", "bv", "ij", NULL};
     for (int a = 0; a < 128; a++) {
         for (int b = 0; b < 128; b++) {
             float c = 1.0f;
@@ -760,6 +864,66 @@ static double nm_strsim(const char *a, const char *b, bool skeleton)
     return sim < 0.0 ? 0.0 : sim;
 }
 
+/*
+ * Similarity of the phonetic form @a of an Arabic- or Hebrew-script token (short vowels
+ * unwritten; a, i, v are alef, yeh and waw) with the form @b of a token written with
+ * vowels. Dropping @b's vowels is cheap, alef, yeh and waw may stand for @b's vowels or
+ * for nothing, and a silent h is cheap; the distance is taken relative to the number of
+ * consonants (@la, @lb: the skeleton lengths).
+ */
+static double nm_vlsim(const char *a, const char *b, size_t la, size_t lb)
+{
+    size_t na = strlen(a);
+    size_t nb = strlen(b);
+    if (na == 0 || nb == 0 || na > NM_MAX_TOKLEN || nb > NM_MAX_TOKLEN)
+        return 0.0;
+    float row0[NM_MAX_TOKLEN + 1];
+    float row1[NM_MAX_TOKLEN + 1];
+    float *prev = row0;
+    float *cur = row1;
+    prev[0] = 0.0f;
+    for (size_t j = 1; j <= nb; j++) {
+        char y = b[j - 1];
+        prev[j] = prev[j - 1] + (nm_is_vowel(y) ? 0.15f : y == 'h' ? 0.3f : 1.0f);
+    }
+    for (size_t i = 1; i <= na; i++) {
+        unsigned char x = (unsigned char)a[i - 1] & 0x7f;
+        bool xv = nm_is_vowel((char)x);
+        /* final heh is a vowel letter too (مولہ, גי מולה) */
+        float ins = xv || x == 'v' || (x == 'h' && i == na) ? 0.3f : x == 'h' ? 0.5f : 1.0f;
+        cur[0] = prev[0] + ins;
+        for (size_t j = 1; j <= nb; j++) {
+            unsigned char y = (unsigned char)b[j - 1] & 0x7f;
+            bool yv = nm_is_vowel((char)y);
+            float sub;
+            if (xv && yv)
+                sub = x == y ? 0.0f : 0.05f;
+            else if (x == 'v' && (y == 'o' || y == 'u'))
+                sub = 0.1f;
+            else
+                sub = nm_cost[x][y];
+            float del = yv ? 0.15f : y == 'h' ? 0.3f : 1.0f;
+            float v = prev[j - 1] + sub;
+            if (prev[j] + ins < v)
+                v = prev[j] + ins;
+            if (cur[j - 1] + del < v)
+                v = cur[j - 1] + del;
+            cur[j] = v;
+        }
+        float *t = prev;
+        prev = cur;
+        cur = t;
+    }
+    double d = prev[nb];
+    double l = (double)(la > lb ? la : lb);
+    if (l < 1.0)
+        l = 1.0;
+    if (l <= 2.0 && d > 0.35)
+        return 0.0;
+    double sim = 1.0 - d / l;
+    return sim < 0.0 ? 0.0 : sim;
+}
+
 static double nm_tok_sim_uncached(const struct nm_engine *e, uint32_t ia, uint32_t ib)
 {
     const struct nm_tok *a = &e->toks[ia];
@@ -772,6 +936,8 @@ static double nm_tok_sim_uncached(const struct nm_engine *e, uint32_t ia, uint32
         return a->rom[0] == b->rom[0] ? 0.85 : 0.0;
     }
     double best = 0.0;
+    /* lexicon forms (written with vowels) come last: without them a skeleton caps the score */
+    bool capped = a->forms[a->nforms - 1].vowelless || b->forms[b->nforms - 1].vowelless;
     for (uint8_t i = 0; i < a->nforms; i++) {
         for (uint8_t j = 0; j < b->nforms; j++) {
             const struct nm_form *fa = &a->forms[i];
@@ -785,6 +951,18 @@ static double nm_tok_sim_uncached(const struct nm_engine *e, uint32_t ia, uint32
                 size_t sl =
                     strlen(fa->skel) < strlen(fb->skel) ? strlen(fa->skel) : strlen(fb->skel);
                 s = nm_strsim(fa->skel, fb->skel, true) * (sl >= 3 ? 0.95 : sl == 2 ? 0.88 : 0.75);
+                if (fa->vowelless != fb->vowelless && s < 0.9) {
+                    const struct nm_form *fv = fa->vowelless ? fa : fb;
+                    const struct nm_form *fl = fa->vowelless ? fb : fa;
+                    size_t lv = strlen(fv->skel);
+                    size_t ll = strlen(fl->skel);
+                    size_t lm = lv > ll ? lv : ll;
+                    double s2 = nm_vlsim(fv->ph, fl->ph, lv, ll) * (lm >= 3   ? 0.95
+                                                                    : lm == 2 ? 0.88
+                                                                              : 0.75);
+                    if (s2 > s)
+                        s = s2;
+                }
             } else {
                 s = nm_strsim(fa->ph, fb->ph, false);
                 size_t la = strlen(fa->ph);
@@ -796,6 +974,8 @@ static double nm_tok_sim_uncached(const struct nm_engine *e, uint32_t ia, uint32
             }
             if (s > best)
                 best = s;
+            if (best >= 1.0 || (best >= 0.95 && capped))
+                return best; /* nothing can beat it */
         }
     }
     return best;
@@ -900,6 +1080,20 @@ static double nm_name_score(struct nm_engine *e, const struct nm_name *a, const 
     unsigned longer = a->n < b->n ? b->n : a->n;
     if (full == 0)
         return 0.0;
+    if (full < matched) {
+        /*
+         * An initial stood in for a written-out token while a written-out token of the
+         * other name found no partner: "Lawrence J. Smith" is not "Jacqui Smith", nor
+         * "John C. Danforth" "John Carter".
+         */
+        bool spare = false;
+        for (uint8_t i = 0; i < a->n; i++)
+            spare = spare || (!used_a[i] && !e->toks[a->tok[i]].initial);
+        for (uint8_t j = 0; j < b->n; j++)
+            spare = spare || (!used_b[j] && !e->toks[b->tok[j]].initial);
+        if (spare)
+            sum -= NM_INITIAL_PENALTY;
+    }
     if (matched < shorter)
         return sum / shorter - 0.25 * (shorter - matched);
     return sum / shorter - 0.03 * (longer - shorter);
@@ -916,6 +1110,28 @@ static bool nm_is_sep(UChar32 c)
     if (c == '\'' || c == 0x2019 || c == 0x02BC || c == 0x2018 || c == 0x200C || c == 0x200D)
         return false; /* inside a token: Khamene'i, ZWNJ in Persian */
     return !u_isalnum(c) && !(U_GET_GC_MASK(c) & U_GC_M_MASK);
+}
+
+/* Drop company legal forms from @nm, unless nothing else would be left. */
+static void nm_drop_legal(const struct nm_engine *e, struct nm_name *nm)
+{
+    bool drop[NM_MAX_TOKS] = {false};
+    uint8_t kept = 0;
+    for (uint8_t i = 0; i < nm->n; i++) {
+        uint8_t l = e->toks[nm->tok[i]].legal;
+        bool beside = (i > 0 && e->toks[nm->tok[i - 1]].legal) ||
+                      (i + 1 < nm->n && e->toks[nm->tok[i + 1]].legal);
+        drop[i] = l == 1 || (l == 2 && beside);
+        kept = (uint8_t)(kept + !drop[i]);
+    }
+    if (kept == 0 || kept == nm->n)
+        return;
+    uint8_t k = 0;
+    for (uint8_t i = 0; i < nm->n; i++) {
+        if (!drop[i])
+            nm->tok[k++] = nm->tok[i];
+    }
+    nm->n = k;
 }
 
 /*
@@ -995,6 +1211,7 @@ static bool nm_parse(struct nm_engine *e, const char *s, size_t len, struct nm_n
         if (i < n && (s[i] == '.'))
             i++;
     }
+    nm_drop_legal(e, out);
     if (out->n == 1 && nparts > 0 && out->n < NM_MAX_TOKS) {
         /* "Al Green": the particle is a given name here, not an article */
         uint32_t last = out->tok[0];
@@ -1141,6 +1358,8 @@ static bool nm_cluster_add_name(struct nm_engine *e, uint32_t cluster, const str
         for (uint8_t f = 0; f < t->nforms; f++) {
             if (!nm_index_key(e, t->forms[f].skel, cluster))
                 return false;
+            if (t->forms[f].coarse[0] && !nm_index_key(e, t->forms[f].coarse, cluster))
+                return false;
         }
     }
     return true;
@@ -1173,8 +1392,13 @@ static bool nm_cluster_add_spelling(struct nm_engine *e, uint32_t cluster, const
  * The best cluster for @nm, or -1 with *@score the best seen. Candidates come from the
  * blocking index: a cluster must share two skeletons with the name, or one rare one.
  */
-static int64_t nm_lookup(struct nm_engine *e, const struct nm_name *nm, double *score,
-                         unsigned *rep_n)
+/*
+ * One candidate pass of nm_lookup(): skeleton keys only, or (@coarse) coarse keys too,
+ * skipping the @nskip clusters in @skip. The clusters scored go to @scored (NM_MAX_CANDS).
+ */
+static int64_t nm_lookup_pass(struct nm_engine *e, const struct nm_name *nm, double *score,
+                              unsigned *rep_n, bool coarse, const uint32_t *skip, size_t nskip,
+                              uint32_t *scored, size_t *nscored)
 {
     *score = 0.0;
     if (rep_n)
@@ -1206,11 +1430,11 @@ static int64_t nm_lookup(struct nm_engine *e, const struct nm_name *nm, double *
         const struct nm_tok *t = &e->toks[nm->tok[i]];
         if (t->initial)
             continue;
-        uint32_t seen_lists[NM_MAX_FORMS];
+        uint32_t seen_lists[2 * NM_MAX_FORMS];
         size_t nseen_lists = 0;
-        for (uint8_t f = 0; f < t->nforms; f++) {
-            const char *k = t->forms[f].skel;
-            struct nm_slot *s = nm_map_find(&e->keymap, k, strlen(k));
+        for (uint8_t f = 0; f < 2 * t->nforms; f += coarse ? 1 : 2) {
+            const char *k = f & 1 ? t->forms[f / 2].coarse : t->forms[f / 2].skel;
+            struct nm_slot *s = k[0] ? nm_map_find(&e->keymap, k, strlen(k)) : NULL;
             if (!s)
                 continue;
             bool dup = false;
@@ -1221,6 +1445,8 @@ static int64_t nm_lookup(struct nm_engine *e, const struct nm_name *nm, double *
             seen_lists[nseen_lists++] = s->val;
             const struct nm_list *l = &e->lists[s->val];
             if (l->n > NM_COMMON_KEY) {
+                if (f & 1)
+                    continue; /* a common coarse key is no evidence worth a scan */
                 if (ncommon < NM_MAX_TOKS * 2) {
                     common_tok[ncommon] = i;
                     common[ncommon++] = s->val;
@@ -1275,6 +1501,13 @@ static int64_t nm_lookup(struct nm_engine *e, const struct nm_name *nm, double *
     for (size_t i = 0; i < ncand; i++) {
         if ((int64_t)cands[i] == e->exclude)
             continue;
+        bool done = false;
+        for (size_t q = 0; q < nskip && !done; q++)
+            done = skip[q] == cands[i];
+        if (done)
+            continue;
+        if (scored)
+            scored[(*nscored)++] = cands[i];
         const struct nm_cluster *c = &e->cl[cands[i]];
         /*
          * Chains drift: a name must still resemble the cluster's first spelling with
@@ -1302,6 +1535,29 @@ static int64_t nm_lookup(struct nm_engine *e, const struct nm_name *nm, double *
         }
     }
     return *score >= e->threshold ? best : -1;
+}
+
+/*
+ * The cluster @nm belongs to, or -1; @score is the best comparison score. Coarse keys are
+ * only consulted when the skeleton keys found no cluster: most names do not need them.
+ */
+static int64_t nm_lookup(struct nm_engine *e, const struct nm_name *nm, double *score,
+                         unsigned *rep_n)
+{
+    uint32_t scored[NM_MAX_CANDS];
+    size_t nscored = 0;
+    int64_t best = nm_lookup_pass(e, nm, score, rep_n, false, NULL, 0, scored, &nscored);
+    if (best >= 0 || !nm->n)
+        return best;
+    double s2;
+    unsigned r2;
+    int64_t b2 = nm_lookup_pass(e, nm, &s2, &r2, true, scored, nscored, NULL, NULL);
+    if (s2 > *score) {
+        *score = s2;
+        if (rep_n)
+            *rep_n = r2;
+    }
+    return b2;
 }
 
 static void nm_store_warn(struct nm_engine *e, struct wp_ctx *ctx, enum wp_status st)
@@ -2573,7 +2829,8 @@ static bool nm_resolve(struct nm_item_stage *st, struct wp_ctx *ctx, const char 
             st->ments[k++] = st->ments[i];
     }
     st->nments = k;
-    qsort(st->ments, st->nments, sizeof(*st->ments), nm_mention_cmp);
+    if (st->nments > 1) /* ments is NULL while nothing was found */
+        qsort(st->ments, st->nments, sizeof(*st->ments), nm_mention_cmp);
     return true;
 }
 
