@@ -287,7 +287,9 @@ struct wp_host_api {
     /*
      * emit() - pass @item to the next stage (or to stdout after the last stage).
      * Blocks while the next queue is full. Returns WP_OK, or WP_E_CANCELLED after a
-     * second signal. Ownership: steals @item, even on failure.
+     * second signal. Ownership: steals @item, even on failure. Another thread may use
+     * @item at once: drop any other reference you hold to it before emitting, and do
+     * not touch it afterwards.
      */
     enum wp_status (*emit)(struct wp_ctx *ctx, json_t *item);
 
