@@ -2362,8 +2362,9 @@ static enum wp_outcome nm_cluster_flush(void *instance, struct wp_ctx *ctx)
     for (size_t i = 0; i < n; i++) {
         json_t *item = json_array_get(st->held, i);
         json_t *out;
+        /* Emitted items share nothing with st->held: another thread owns them at once. */
         if (json_object_get(item, "error")) {
-            out = json_incref(item);
+            out = json_deep_copy(item);
         } else {
             json_t *name = json_object_get(item, "name");
             const char *canonical = json_string_value(name);
@@ -2379,8 +2380,10 @@ static enum wp_outcome nm_cluster_flush(void *instance, struct wp_ctx *ctx)
                 id = idbuf;
             }
             double score = (double)(long)(res[i].score * 1000.0 + 0.5) / 1000.0;
-            out = json_pack("{s:O?,s:O,s:s,s:s,s:f}", "line", json_object_get(item, "line"),
-                            "input", name, "canonical", canonical, "cluster", id, "score", score);
+            out = json_pack("{s:I,s:s,s:s,s:s,s:f}", "line",
+                            json_integer_value(json_object_get(item, "line")), "input",
+                            json_string_value(name), "canonical", canonical, "cluster", id, "score",
+                            score);
         }
         if (!out || ctx->host->emit(ctx, out) != WP_OK) {
             outcome = out ? WP_OUTCOME_OK : WP_OUTCOME_FATAL;
