@@ -11,6 +11,7 @@
 #include "backoff.h"
 #include "fsutil.h"
 #include "http.h"
+#include "item.h"
 #include "log.h"
 #include "run_types.h"
 #include "store.h"
@@ -128,18 +129,7 @@ static enum wp_status host_item_add_error(struct wp_ctx *ctx, json_t *item, enum
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
-    json_t *errors = json_object_get(item, WP_ITEM_ERRORS);
-    if (!json_is_array(errors)) {
-        errors = json_array();
-        if (!errors || json_object_set_new(item, WP_ITEM_ERRORS, errors) != 0)
-            return WP_E_NOMEM;
-    }
-    json_t *entry =
-        json_pack("{s:s,s:s,s:s,s:i}", "stage", c->stage->def->id, "code", wp_status_name(code),
-                  "message", message, "attempts", (int)c->attempt);
-    if (!entry || json_array_append_new(errors, entry) != 0)
-        return WP_E_NOMEM;
-    return WP_OK;
+    return wp__item_append_error(item, c->stage->def->id, code, message, c->attempt);
 }
 
 static void host_metric_add(struct wp_ctx *ctx, const char *name, long long delta)

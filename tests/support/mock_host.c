@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "backoff.h"
 #include "http.h"
+#include "item.h"
 #include "store.h"
 
 static struct wp_mock *mock_of(struct wp_ctx *ctx)
@@ -89,16 +90,8 @@ static enum wp_status mock_item_add_error(struct wp_ctx *ctx, json_t *item, enum
     va_start(ap, fmt);
     char *text = mock_vformat(fmt, ap);
     va_end(ap);
-    json_t *errors = json_object_get(item, WP_ITEM_ERRORS);
-    if (!json_is_array(errors)) {
-        errors = json_array();
-        json_object_set_new(item, WP_ITEM_ERRORS, errors);
-    }
-    json_array_append_new(errors, json_pack("{s:s,s:s,s:s,s:i}", "stage",
-                                            mock_of(ctx)->ops ? mock_of(ctx)->ops->name : "?",
-                                            "code", wp_status_name(code), "message", text,
-                                            "attempts", (int)mock_of(ctx)->attempt));
-    return WP_OK;
+    return wp__item_append_error(item, mock_of(ctx)->ops ? mock_of(ctx)->ops->name : "?", code,
+                                 text, mock_of(ctx)->attempt);
 }
 
 static void mock_metric_add(struct wp_ctx *ctx, const char *name, long long delta)
