@@ -12,6 +12,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "run_types.h"
+#include "utf8.h"
 
 static FILE *open_dead_file(struct wp_run *run)
 {
@@ -36,10 +37,12 @@ void wp__dead_letter(struct wp_run *run, const char *stage_id, const char *plugi
     gmtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
-    json_t *record =
-        json_pack("{s:s,s:s,s:s,s:s,s:i,s:{s:s,s:s}}", "time", stamp, "pipeline", run->def->name,
-                  "stage", stage_id, "plugin", plugin ? plugin : "", "attempts", (int)attempts,
-                  "error", "code", wp_status_name(code), "message", message ? message : "");
+    /* The message may hold text a plugin cut mid-character: keep it, repaired. */
+    const char *why = message ? message : "";
+    json_t *record = json_pack("{s:s,s:s,s:s,s:s,s:i,s:{s:s,s:o}}", "time", stamp, "pipeline",
+                               run->def->name, "stage", stage_id, "plugin", plugin ? plugin : "",
+                               "attempts", (int)attempts, "error", "code", wp_status_name(code),
+                               "message", wp__json_string_lossy(why, strlen(why)));
     if (record && line)
         json_object_set_new(record, "line", json_integer((json_int_t)line));
     if (record && item)
@@ -51,9 +54,9 @@ void wp__dead_letter(struct wp_run *run, const char *stage_id, const char *plugi
     atomic_store(&run->failed, true);
     if (line)
         wp__log(WP_LOG_WARN, stage_id, "dead-lettered input line %llu: %s",
-                (unsigned long long)line, message ? message : "");
+                (unsigned long long)line, why);
     else
-        wp__log(WP_LOG_WARN, stage_id, "dead-lettered an item: %s", message ? message : "");
+        wp__log(WP_LOG_WARN, stage_id, "dead-lettered an item: %s", why);
 
     pthread_mutex_lock(&run->dead_lock);
     FILE *out = open_dead_file(run);
@@ -61,9 +64,12 @@ void wp__dead_letter(struct wp_run *run, const char *stage_id, const char *plugi
         fputs(text, out);
         fputc('\n', out);
         fflush(out);
-    } else if (text) {
-        /* The file is unusable: keep the record on stderr rather than lose it. */
-        wp__log(WP_LOG_ERROR, stage_id, "dead letter not written: %s", text);
+    } else {
+        /* The file is unusable (or memory ran out): the record goes to stderr whole, past
+         * the logger's rate limit and line length, rather than be lost. */
+        wp__log_raw("dead letter not written to its file: ");
+        wp__log_raw(text ? text : why);
+        wp__log_raw("\n");
     }
     pthread_mutex_unlock(&run->dead_lock);
     wp_free(text);

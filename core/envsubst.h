@@ -27,10 +27,4 @@
 enum wp_status wp__envsubst(const char *text, const char *where, struct wp_diags *diags,
                             char **out);
 
-/*
- * wp__utf8_valid() - true when the @len bytes at @s are well-formed UTF-8 (no overlong
- * forms, no surrogates, nothing above U+10FFFF) without NUL bytes.
- */
-bool wp__utf8_valid(const char *s, size_t len);
-
 #endif /* WP_ENVSUBST_H */

@@ -2,6 +2,10 @@
 
 #include "item.h"
 
+#include <string.h>
+
+#include "utf8.h"
+
 enum wp_status wp__item_append_error(json_t *item, const char *stage, enum wp_status code,
                                      const char *message, unsigned attempts)
 {
@@ -11,8 +15,9 @@ enum wp_status wp__item_append_error(json_t *item, const char *stage, enum wp_st
         if (!errors || json_object_set_new(item, WP_ITEM_ERRORS, errors) != 0)
             return WP_E_NOMEM;
     }
-    json_t *entry = json_pack("{s:s,s:s,s:s,s:i}", "stage", stage, "code", wp_status_name(code),
-                              "message", message, "attempts", (int)attempts);
+    json_t *entry =
+        json_pack("{s:s,s:s,s:o,s:i}", "stage", stage, "code", wp_status_name(code), "message",
+                  wp__json_string_lossy(message, strlen(message)), "attempts", (int)attempts);
     if (!entry || json_array_append_new(errors, entry) != 0)
         return WP_E_NOMEM;
     return WP_OK;

@@ -132,6 +132,14 @@ void wp__log(enum wp_log_level level, const char *source, const char *fmt, ...)
     va_end(ap);
 }
 
+void wp__log_raw(const char *text)
+{
+    pthread_mutex_lock(&log_lock);
+    clear_progress();
+    fputs(text, stderr);
+    pthread_mutex_unlock(&log_lock);
+}
+
 void wp__log_progress(const char *text)
 {
     pthread_mutex_lock(&log_lock);

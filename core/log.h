@@ -31,6 +31,12 @@ void wp__log_v(enum wp_log_level level, const char *source, const char *fmt, va_
 void wp__log(enum wp_log_level level, const char *source, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * wp__log_raw() - write @text to stderr as it is: no prefix, no rate limit, no length cap
+ * (for records that must not be lost, such as dead letters whose file failed).
+ */
+void wp__log_raw(const char *text);
+
 /* Progress lines on a terminal: a line rewritten in place, cleared by the next log line. */
 void wp__log_progress(const char *text);
 void wp__log_progress_end(void);

@@ -16,6 +16,7 @@
 
 #include "diag.h"
 #include "envsubst.h"
+#include "utf8.h"
 
 /* Limits from notes/pipeline-hosts.md 5.4: jansson itself caps neither size nor depth. */
 #define PIPELINE_MAX_BYTES ((size_t)1024 * 1024)
@@ -94,7 +95,7 @@ static const char *quote_text(char *buf, size_t size, const char *s)
     }
     if (s[i]) {
         /* Do not cut a UTF-8 sequence in half. */
-        while (i > 0 && ((unsigned char)buf[i] & 0xC0) == 0x80)
+        while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80)
             i--;
         memcpy(buf + i, "...", 4);
     } else {

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "run_types.h"
 #include "store.h"
+#include "utf8.h"
 
 /* Entries moved per queue operation: big enough to amortise locking, small enough that a
  * slow stage does not hoard work other workers could do. */
@@ -364,7 +365,7 @@ static void decode_failed(struct wp_run *run, const char *text, size_t len, uint
     /* Keep the record in the dead letter: as JSON when it parsed, else as text. */
     while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
         len--;
-    json_t *kept = value ? json_incref(value) : json_stringn(text, len);
+    json_t *kept = value ? json_incref(value) : wp__json_string_lossy(text, len);
     wp__dead_letter(run, "input", NULL, kept, WP_E_INVALID, message, 1, line);
     json_decref(kept);
 }

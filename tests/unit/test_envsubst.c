@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "envsubst.h"
+#include "utf8.h"
 #include "wp_pipeline_test_util.h"
 
 struct subst {
