@@ -98,6 +98,7 @@ struct wp_run {
     atomic_bool stopping; /* stop taking input, drain */
     atomic_bool failed;   /* exit 1 */
     atomic_ullong n_read, n_written, n_dead;
+    atomic_ullong n_lost; /* items after an output failure, never written */
 
     pthread_mutex_t dead_lock;
     FILE *dead_file;
@@ -110,6 +111,10 @@ struct wp_run {
 
     pthread_t input_thread;
     bool input_thread_started;
+    /* Held while the signal thread wakes the input thread, so it never signals a thread
+     * that has finished (and may have been joined). */
+    pthread_mutex_t input_lock;
+    bool input_done;
 };
 
 /* host_api.c */

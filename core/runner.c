@@ -114,6 +114,7 @@ struct wp_run *wp__run_prepare(struct wp_pipeline_def *def, struct wp_loader *lo
     run->loader = loader;
     pthread_mutex_init(&run->dead_lock, NULL);
     pthread_mutex_init(&run->store_lock, NULL);
+    pthread_mutex_init(&run->input_lock, NULL);
     run->stages = wp_calloc(def->stage_count ? def->stage_count : 1, sizeof(*run->stages));
     if (!run->stages) {
         wp__run_free(run);
@@ -149,6 +150,7 @@ void wp__run_free(struct wp_run *run)
         wp__store_close(run->store);
     pthread_mutex_destroy(&run->dead_lock);
     pthread_mutex_destroy(&run->store_lock);
+    pthread_mutex_destroy(&run->input_lock);
     wp_free(run->stages);
     wp_free(run);
 }
@@ -509,9 +511,20 @@ static bool read_entry(struct wp_run *run, struct wp_entry *entry)
     }
 }
 
+static void *read_input(struct wp_run *run);
+
 static void *input_thread(void *arg)
 {
     struct wp_run *run = arg;
+    void *result = read_input(run);
+    pthread_mutex_lock(&run->input_lock);
+    run->input_done = true;
+    pthread_mutex_unlock(&run->input_lock);
+    return result;
+}
+
+static void *read_input(struct wp_run *run)
+{
     const struct wp_run_options *opt = run->options;
     if (run->stage_count && !opt->use_input && run->stages[0].ops->generate)
         return generate_input(run, &run->stages[0]);
@@ -561,12 +574,16 @@ static void *output_thread(void *arg)
                     run_stop(run);
                 }
             }
-            atomic_fetch_add(&run->n_written, batch[i].text ? batch[i].text_items : 1);
+            /* Once output fails, what is left is counted as lost and reported. */
+            atomic_fetch_add(output_ok ? &run->n_written : &run->n_lost,
+                             batch[i].text ? batch[i].text_items : 1);
             wp__entry_release(&batch[i]);
         }
     }
     if (out->finish && out->finish(out->arg) != WP_OK && output_ok) {
-        wp__log(WP_LOG_ERROR, run->def->name, "cannot write output: %s", strerror(errno));
+        wp__log(WP_LOG_ERROR, run->def->name,
+                "cannot write output: %s; items counted as out may not have been written",
+                strerror(errno));
         atomic_store(&run->failed, true);
     }
     return NULL;
@@ -586,14 +603,29 @@ struct signal_state {
     sigset_t set;
 };
 
+/* Interrupt a blocking read of the input thread, unless it has already finished. */
+static void wake_input(struct wp_run *run)
+{
+    pthread_mutex_lock(&run->input_lock);
+    if (run->input_thread_started && !run->input_done)
+        pthread_kill(run->input_thread, SIGUSR1);
+    pthread_mutex_unlock(&run->input_lock);
+}
+
 static void *signal_thread(void *arg)
 {
     struct signal_state *ss = arg;
     unsigned received = 0;
     for (;;) {
-        int sig = 0;
-        if (sigwait(&ss->set, &sig) != 0)
+        /* Wake the input thread again every 100 ms after the first signal: a wake-up
+         * that lands just before it blocks in read() would otherwise be lost. */
+        struct timespec tick = {.tv_sec = 0, .tv_nsec = 100000000L};
+        int sig = sigtimedwait(&ss->set, NULL, &tick);
+        if (sig < 0) {
+            if (received)
+                wake_input(ss->run);
             continue;
+        }
         if (sig == SIGUSR2)
             return NULL; /* the run is over */
         received++;
@@ -602,8 +634,7 @@ static void *signal_thread(void *arg)
                     "%s: finishing items in flight; signal again to exit at once",
                     sig == SIGINT ? "interrupted" : "terminated");
             run_stop(ss->run);
-            if (ss->run->input_thread_started)
-                pthread_kill(ss->run->input_thread, SIGUSR1);
+            wake_input(ss->run);
         } else {
             wp__log(WP_LOG_ERROR, ss->run->def->name, "second signal: exiting now");
             _exit(130);
@@ -633,6 +664,9 @@ static void print_summary(struct wp_run *run, double seconds)
             pthread_mutex_unlock(&s->metrics_lock);
         }
     }
+    unsigned long long lost = atomic_load(&run->n_lost);
+    if (lost)
+        wp__log(WP_LOG_ERROR, run->def->name, "%llu items not written: the output failed", lost);
     unsigned long long dead = atomic_load(&run->n_dead);
     wp__log(WP_LOG_INFO, run->def->name,
             "%llu items in, %llu out, %llu dead-lettered%s%s%s in %.2fs", atomic_load(&run->n_read),

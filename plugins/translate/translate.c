@@ -714,7 +714,8 @@ static enum wp_status run_round(struct job *job, bool alone)
             .timeout_ms = conf->timeout_ms,
             .max_attempts = conf->max_attempts,
             .retry_cap_ms = conf->retry_cap_ms,
-            .flags = job->t->breaker ? WP_HTTP_BREAKER : 0,
+            /* No redirects: a key in a header or the body must never follow one. */
+            .flags = WP_HTTP_NO_REDIRECT | (job->t->breaker ? WP_HTTP_BREAKER : 0),
         };
         job->targets[reqs[i].target].sent++;
     }
