@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int wp__mkdir_p(const char *dir)
+int wp__mkdir_p(const char *dir, mode_t mode)
 {
     char path[PATH_MAX];
     if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) {
@@ -19,12 +19,19 @@ int wp__mkdir_p(const char *dir)
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        if (mkdir(path, mode) != 0 && errno != EEXIST)
             return -1;
         *p = '/';
     }
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+    if (mkdir(path, mode) != 0 && errno != EEXIST)
         return -1;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
     return 0;
 }
 
@@ -39,5 +46,5 @@ int wp__mkdir_parents(const char *path)
     if (!slash || slash == dir)
         return 0;
     *slash = '\0';
-    return wp__mkdir_p(dir);
+    return wp__mkdir_p(dir, 0755);
 }

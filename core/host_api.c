@@ -169,7 +169,7 @@ static const char *host_state_dir(struct wp_ctx *ctx)
     struct wp_run *run = impl(ctx)->stage->run;
     pthread_mutex_lock(&run->store_lock);
     if (!run->state_dir_made) {
-        if (wp__mkdir_p(run->def->state_dir) != 0)
+        if (wp__mkdir_p(run->def->state_dir, 0700) != 0)
             wp__log(WP_LOG_WARN, impl(ctx)->source, "cannot create state folder '%s'",
                     run->def->state_dir);
         run->state_dir_made = true;

@@ -21,6 +21,7 @@
 
 #include <sqlite3.h>
 
+#include "fsutil.h"
 #include "status.h"
 
 /* Purge expired rows at most this often (seconds); reads already skip them. */
@@ -51,37 +52,6 @@ static const char store_schema[] =
 static long long store_now(void)
 {
     return (long long)time(NULL);
-}
-
-/* mkdir -p with mode 0700 for the folders it creates; existing folders are left alone. */
-static int mkdir_p(const char *dir)
-{
-    char *path = wp_strdup(dir);
-    if (!path)
-        return ENOMEM;
-    int rc = 0;
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            rc = errno;
-            break;
-        }
-        *p = saved;
-        if (saved == '\0')
-            break;
-    }
-    if (rc == 0) {
-        struct stat st;
-        if (stat(path, &st) != 0)
-            rc = errno;
-        else if (!S_ISDIR(st.st_mode))
-            rc = ENOTDIR;
-    }
-    wp_free(path);
-    return rc;
 }
 
 static int store_prepare(struct wp_store *s, const char *sql, sqlite3_stmt **stmt)
@@ -127,10 +97,10 @@ enum wp_status wp__store_open(const char *dir, struct wp_store **out, struct wp_
         wp__store_close(s);
         return WP_E_NOMEM;
     }
-    int rc = mkdir_p(dir);
-    if (rc != 0) {
+    /* 0700: the store holds fetched pages' validators and paid-for translations. */
+    if (wp__mkdir_p(dir, 0700) != 0) {
         wp__error_set(err, WP_E_IO, "cannot open state store '%s': cannot create folder: %s",
-                      s->path, strerror(rc));
+                      s->path, strerror(errno));
         wp__store_close(s);
         return WP_E_IO;
     }
