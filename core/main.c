@@ -312,14 +312,11 @@ static int run_main(struct cli_args *a, struct wp_loader *loader)
     }
     struct stat st;
     bool interactive = fstat(fileno(in), &st) != 0 || !S_ISREG(st.st_mode);
-    static char in_buffer[1 << 20];
-    if (!interactive)
-        setvbuf(in, in_buffer, _IOFBF, sizeof(in_buffer)); /* fewer read() calls */
     static char out_buffer[1 << 20];
     setvbuf(stdout, out_buffer, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, sizeof(out_buffer));
 
     struct wp_jsonl_reader reader;
-    wp__jsonl_reader_init(&reader, in, interactive);
+    wp__jsonl_reader_init(&reader, fileno(in));
     struct wp_run_options options = {
         .use_input = a->input != NULL,
         .input = {.next_text = wp__jsonl_next_text,
