@@ -286,10 +286,12 @@ struct wp_host_api {
 
     /*
      * emit() - pass @item to the next stage (or to stdout after the last stage).
-     * Blocks while the next queue is full. Returns WP_OK, or WP_E_CANCELLED after a
-     * second signal. Ownership: steals @item, even on failure. Another thread may use
-     * @item at once: drop any other reference you hold to it before emitting, and do
-     * not touch it afterwards.
+     * During process(), emitted items are collected and go on, in order, when the call
+     * returns; during generate() and flush() each goes on at once, and emit blocks while
+     * the next queue is full. Returns WP_OK, WP_E_INVALID when @item is not an object, or
+     * WP_E_NOMEM. Ownership: steals @item, even on failure. Another thread may use @item
+     * at once: drop any other reference you hold to it before emitting, and do not touch
+     * it afterwards.
      */
     enum wp_status (*emit)(struct wp_ctx *ctx, json_t *item);
 
