@@ -110,11 +110,35 @@ static bool pub_sha256_hex(const char *s, size_t n, char out[65])
     return true;
 }
 
+/* True for ids of the form fetch makes, "<scheme>:<lower-case hex>" ("sha256:5f0c..."). */
+static bool pub_canonical_id(const char *id)
+{
+    const char *colon = strchr(id, ':');
+    if (!colon || colon == id || !colon[1])
+        return false;
+    for (const char *c = id; c < colon; c++) {
+        if (!(islower((unsigned char)*c) || isdigit((unsigned char)*c)))
+            return false;
+    }
+    for (const char *c = colon + 1; *c; c++) {
+        if (!(isdigit((unsigned char)*c) || (*c >= 'a' && *c <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+static bool pub_safe_byte(unsigned char c)
+{
+    return c < 0x80 && (isalnum(c) || c == '.' || c == '-');
+}
+
 /*
- * The file name stem of @id: every byte outside [A-Za-z0-9._-] becomes '_', a leading dot
- * becomes '_' (no hidden files, no "." or ".."), and a stem longer than PUB_NAME_MAX is cut
- * and given a hash of the whole id so distinct long ids stay distinct. Sets *@suspicious
- * when the id held path syntax ('/', "..") worth a warning.
+ * The file name stem of @id, one to one, so that two items never share a file:
+ *  - an id of [A-Za-z0-9.-] alone (not starting with '.') is its own stem;
+ *  - a canonical "<scheme>:<hex>" id becomes "<scheme>_<hex>" (its only '_');
+ *  - any other id has its unsafe bytes (and '_') written as '_', is cut to fit, and ends
+ *    in '~' and 16 hex digits of the SHA-256 of the whole id; '~' appears in no other stem.
+ * Sets *@suspicious when the id held path syntax ('/', "..", a leading '.') worth a warning.
  */
 static bool pub_file_stem(const char *id, char out[PUB_NAME_MAX + 1], bool *suspicious)
 {
@@ -122,22 +146,21 @@ static bool pub_file_stem(const char *id, char out[PUB_NAME_MAX + 1], bool *susp
     *suspicious = strchr(id, '/') != NULL || strstr(id, "..") != NULL || id[0] == '.';
     if (n == 0)
         return false;
-    size_t keep = n <= PUB_NAME_MAX ? n : PUB_NAME_MAX - 17;
-    for (size_t i = 0; i < keep; i++) {
-        unsigned char c = (unsigned char)id[i];
-        out[i] = (char)(isalnum(c) || c == '.' || c == '_' || c == '-' ? c : '_');
-        if (c >= 0x80)
-            out[i] = '_';
-    }
+    bool canonical = pub_canonical_id(id);
+    bool hashed = n > PUB_NAME_MAX || id[0] == '.';
+    for (size_t i = 0; i < n && !hashed; i++)
+        hashed = !pub_safe_byte((unsigned char)id[i]) && !(canonical && id[i] == ':');
+    size_t keep = hashed && n > PUB_NAME_MAX - 17 ? PUB_NAME_MAX - 17 : n;
+    for (size_t i = 0; i < keep; i++)
+        out[i] = pub_safe_byte((unsigned char)id[i]) ? id[i] : '_';
     if (out[0] == '.')
         out[0] = '_';
     out[keep] = '\0';
-    if (n > PUB_NAME_MAX) {
+    if (hashed) {
         char hex[65];
         if (!pub_sha256_hex(id, n, hex))
             return false;
-        snprintf(out + keep, PUB_NAME_MAX + 1 - keep, "-%.16s", hex);
-        *suspicious = true;
+        snprintf(out + keep, PUB_NAME_MAX + 1 - keep, "~%.16s", hex);
     }
     return true;
 }

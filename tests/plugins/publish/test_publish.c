@@ -191,6 +191,33 @@ static void test_dir_atomic_writes(void **state)
     rm_rf(dir);
 }
 
+/* Ids that differ only in bytes a file name cannot hold still get files of their own. */
+static void test_dir_ids_never_share_a_file(void **state)
+{
+    (void)state;
+    char dir[64], out[128], names[2048];
+    make_tmpdir(dir, sizeof(dir));
+    snprintf(out, sizeof(out), "%s/out", dir);
+    struct wp_mock m;
+    create_publish(&m, json_pack("{s:s,s:s}", "to", "dir", "path", out));
+    const char *ids[] = {"sha256:ab", "sha256_ab", "sha256/ab", "sha256 ab", "plain-id"};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        json_t *item = story(ids[i]);
+        assert_int_equal(wp_mock_process(&m, item), WP_OUTCOME_OK);
+        json_decref(item);
+    }
+    assert_int_equal(wp_mock_flush(&m), WP_OUTCOME_OK);
+    list_dir(out, names, sizeof(names));
+    size_t files = 1;
+    for (const char *c = names; *c; c++)
+        files += *c == '|';
+    assert_int_equal(files, 5);
+    assert_non_null(strstr(names, "sha256_ab.json")); /* the canonical form keeps its name */
+    assert_non_null(strstr(names, "plain-id.json"));
+    wp_mock_release(&m);
+    rm_rf(dir);
+}
+
 static void test_dir_never_writes_outside(void **state)
 {
     (void)state;
@@ -233,16 +260,19 @@ static void test_dir_never_writes_outside(void **state)
     assert_int_equal(access("/etc/wirepipe-escape.json", F_OK), -1);
     assert_int_equal(access("/etc/wirepipe-escape", F_OK), -1);
     list_dir(out, names, sizeof(names));
-    char expected[1024];
-    snprintf(expected, sizeof(expected),
-             "_._x.json|_etc_wirepipe-escape.json|_hidden.json|"
-             "a_.._.._x.json|%.183s-",
-             long_id);
-    assert_memory_equal(names, expected, strlen(expected));
-    /* The long name: 183 bytes of the id, '-', 16 hex digits of its hash, ".json". */
+    /* Unsafe ids get their unsafe bytes as '_' and a '~' + 16-hex hash: never a clash. */
+    const char *stems[] = {"_._x~", "_etc_wirepipe-escape~", "_hidden~", "a_.._.._x~"};
+    for (size_t i = 0; i < sizeof(stems) / sizeof(stems[0]); i++) {
+        const char *at = strstr(names, stems[i]);
+        assert_non_null(at);
+        assert_int_equal(strspn(at + strlen(stems[i]), "0123456789abcdef"), 16);
+        assert_memory_equal(at + strlen(stems[i]) + 16, ".json", 5);
+    }
+    /* The long name: 183 bytes of the id, '~', 16 hex digits of its hash, ".json". */
     const char *longname = strstr(names, "aaaa");
     assert_non_null(longname);
     assert_int_equal(strcspn(longname, "|"), 200 + 5);
+    assert_int_equal(longname[183], '~');
     assert_contains(names, "|victim.json");
     /* A warning names each suspicious id. */
     char *logs = json_dumps(m.logs, 0);
@@ -549,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_stdout_json_lines),
         cmocka_unit_test(test_file_appends),
         cmocka_unit_test(test_dir_atomic_writes),
+        cmocka_unit_test(test_dir_ids_never_share_a_file),
         cmocka_unit_test(test_dir_never_writes_outside),
         cmocka_unit_test(test_ninjs_translations_validate),
         cmocka_unit_test(test_ninjs_round_trip_of_agency_examples),
