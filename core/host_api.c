@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "digest.h"
 #include "fsutil.h"
 #include "http.h"
 #include "item.h"
@@ -217,6 +218,12 @@ static enum wp_status host_store_delete(struct wp_ctx *ctx, const char *ns, cons
     return store ? wp__store_delete(store, ns, key, key_len) : WP_E_IO;
 }
 
+static void host_discard_held(struct wp_ctx *ctx, size_t count)
+{
+    struct wp_stage_rt *stage = impl(ctx)->stage;
+    atomic_fetch_add(&stage->n_discarded, count);
+}
+
 const struct wp_host_api wp__host_api = {
     .abi_major = WP_ABI_MAJOR,
     .abi_minor = WP_ABI_MINOR,
@@ -247,4 +254,6 @@ const struct wp_host_api wp__host_api = {
     .store_get = host_store_get,
     .store_put = host_store_put,
     .store_delete = host_store_delete,
+    .sha256_hex = wp__sha256_hex,
+    .discard_held = host_discard_held,
 };

@@ -58,6 +58,7 @@ struct wp_stage_rt {
 
     /* Counters for the summary. */
     atomic_ullong n_in, n_out, n_dropped, n_failed, n_skipped, n_retries;
+    atomic_ullong n_discarded; /* held items an emit-only stage says it will never emit */
     atomic_ullong busy_ns;
 
     pthread_mutex_t metrics_lock;

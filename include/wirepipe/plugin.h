@@ -7,13 +7,27 @@
  *    by WP_PLUGIN_DEFINE(). Folder name = plugin name = .so basename = symbol suffix.
  *  - Plugins never link against the host. Every host service is reached through the
  *    struct wp_host_api table that arrives with every call, as ctx->host.
- *  - The host API table only grows at its end. Each addition bumps WP_ABI_MINOR and gets
- *    a dated line in the history below; plugins test late entries with WP_HOST_HAS().
- *  - A plugin built for a different WP_ABI_MAJOR, or a newer WP_ABI_MINOR, is refused.
+ *  - Every struct that crosses the boundary and may grow has its size recorded where the
+ *    other side can read it: the descriptor's struct_size, and in the descriptor the sizes
+ *    of struct wp_stage_ops, wp_config_key, wp_http_request and wp_http_response as the
+ *    plugin was compiled (WP_PLUGIN_DEFINE fills them), the host table's struct_size. The
+ *    receiving side reads only what both know: fields a smaller struct lacks count as
+ *    zero, fields a larger one has are ignored, and the host never writes past the size a
+ *    plugin declared.
+ *  - Structs only grow at their end. Each addition bumps WP_ABI_MINOR and gets a dated
+ *    line in the history below; plugins test late host entries with WP_HOST_HAS().
+ *  - A plugin declares the lowest host ABI minor it needs (WP_PLUGIN_MIN_HOST_MINOR,
+ *    default 0). The loader refuses a different WP_ABI_MAJOR, or a host minor below that
+ *    minimum; a plugin built against a newer minor runs on an older host otherwise.
+ *  - Reserved slots must be zero; the loader refuses a plugin that sets one.
+ *  See "ABI rules" in docs/writing-plugins.md for what may change in a minor.
  *
  * ABI history
  *  1.0 (2026-11-28) first release: descriptor, stage ops, logging, emit, dead letters,
  *                   metrics, item errors, shared HTTP client with retry/backoff, state store.
+ *  2.0 (2026-12-04) sizes of every growable struct and the lowest host minor needed, in
+ *                   the descriptor; config key bounds (min/max, min_items);
+ *                   WP_STAGE_NO_SNAPSHOT; host entries sha256_hex and discard_held.
  *
  * Ownership words follow jansson: "borrowed" (valid for the call, caller keeps it),
  * "steals" (the callee owns it afterwards, even when the call fails), "new" (the caller
@@ -82,8 +96,12 @@ enum wp_config_flags {
 /*
  * One configuration key a stage accepts. The host validates the stage's "config" object
  * against the list before create(): unknown keys are rejected with a "did you mean",
- * wrong types are reported by JSON path, @choices are enforced, and defaults are filled
- * in, so create() sees every key that has a default.
+ * wrong types are reported by JSON path, @choices and bounds are enforced, and defaults
+ * are filled in, so create() sees every key that has a default. Write tables with
+ * designated initializers:
+ *
+ *   {.name = "workers", .type = WP_CONFIG_INT, .default_json = "4",
+ *    .doc = "parallel requests", WP_CONFIG_RANGE(1, 64)},
  */
 struct wp_config_key {
     const char *name;
@@ -92,7 +110,16 @@ struct wp_config_key {
     const char *doc;          /* one line, shown by --describe */
     unsigned flags;           /* enum wp_config_flags */
     const char *choices;      /* for WP_CONFIG_STRING: allowed values as "a|b|c", or NULL */
+    /* For WP_CONFIG_INT and WP_CONFIG_NUMBER: when @bounded, min <= value <= max. */
+    bool bounded;
+    double min;
+    double max;
+    /* For WP_CONFIG_STRINGS, WP_CONFIG_PATHS: at least this many entries (0: any). */
+    size_t min_items;
 };
+
+/* Bounds for an integer or number key, inside a designated initializer. */
+#define WP_CONFIG_RANGE(lo, hi) .bounded = true, .min = (lo), .max = (hi)
 
 /* ---------------------------------------------------------------------------------------
  * Stage operations
@@ -108,6 +135,12 @@ enum wp_stage_flags {
      * For batching and aggregating stages that hold items back until flush().
      */
     WP_STAGE_EMIT_ONLY = (1 << 2),
+    /*
+     * process() never changes an item before answering RETRY, REJECT or FATAL, so the host
+     * need not keep a copy of the item as it arrived (see process()). A speed promise for
+     * stages that check before they edit; wrong use puts half-edited items in dead letters.
+     */
+    WP_STAGE_NO_SNAPSHOT = (1 << 3),
 };
 
 /*
@@ -128,7 +161,13 @@ typedef enum wp_status wp_stage_create_fn(struct wp_ctx *ctx, const json_t *conf
  *    (unless the stage has WP_STAGE_EMIT_ONLY: then nothing);
  *  - if it emitted items with ctx->host->emit(), exactly those, in emit order (to pass
  *    @item on as well, emit json_incref(item));
- *  - on DROP, REJECT, RETRY and FATAL, nothing (emitted items are discarded on RETRY).
+ *  - on DROP, REJECT, RETRY and FATAL, nothing (emitted items are discarded).
+ * After RETRY, REJECT and FATAL, the retry and the dead-letter record carry the item as
+ * it arrived at this stage, not as the stage left it: the host keeps a copy from before
+ * the call (unless the stage declares WP_STAGE_NO_SNAPSHOT), so a stage may edit @item
+ * in place and still fail.
+ * An outcome outside enum wp_outcome is host misuse: it is logged naming the plugin and
+ * the item is dead-lettered with WP_E_INVALID.
  * Ownership: @item is borrowed; the host keeps its own reference, so retry and reject need
  *            no hand-back.
  */
@@ -164,6 +203,7 @@ struct wp_stage_ops {
     wp_stage_flush_fn *flush;           /* optional */
     wp_stage_destroy_fn *destroy;       /* optional */
     void *reserved[4];                  /* must be NULL */
+    /* New members go here, at the end, each with the ABI minor that added it. */
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -171,16 +211,33 @@ struct wp_stage_ops {
  * ------------------------------------------------------------------------------------- */
 
 struct wp_plugin_desc {
-    uint16_t abi_major;
-    uint16_t abi_minor;
-    uint32_t struct_size;
+    uint16_t abi_major;      /* of the headers the plugin was built with */
+    uint16_t abi_minor;      /* of the headers the plugin was built with */
+    uint32_t struct_size;    /* sizeof(struct wp_plugin_desc) as built */
+    uint16_t min_host_minor; /* the lowest host ABI minor the plugin needs */
+    uint16_t reserved16;     /* must be zero */
+    /* sizeof() of each growable struct as the plugin was built: */
+    uint32_t stage_ops_size;
+    uint32_t config_key_size;
+    uint32_t http_request_size;
+    uint32_t http_response_size;
     const char *name;
     const char *version;
     const char *description;
     const char *license;
     const struct wp_stage_ops *const *stages; /* NULL-terminated; stages[0] is the default */
-    void *reserved[4];
+    void *reserved[4];                        /* must be NULL */
+    /* New members go here, at the end, each with the ABI minor that added it. */
 };
+
+/*
+ * The lowest host ABI minor this plugin needs. Define it before including this header
+ * when the plugin calls a host entry without testing it with WP_HOST_HAS(); the loader
+ * then refuses a host that is too old, instead of the call crashing.
+ */
+#ifndef WP_PLUGIN_MIN_HOST_MINOR
+#define WP_PLUGIN_MIN_HOST_MINOR 0
+#endif
 
 /*
  * WP_PLUGIN_DEFINE() - declare the plugin's one exported symbol.
@@ -189,7 +246,7 @@ struct wp_plugin_desc {
  *   WP_PLUGIN_DEFINE(upper, "0.1.0", "Upper-case the headline", "MIT", upper_stages);
  *
  * expands to `const struct wp_plugin_desc *wp_plugin_upper(void)`, with the ABI version
- * and struct size filled in from this header.
+ * and the struct sizes filled in from this header.
  */
 #define WP_PLUGIN_DEFINE(pname, pversion, pdescription, plicense, pstages)                         \
     WP_EXPORT const struct wp_plugin_desc *wp_plugin_##pname(void);                                \
@@ -199,6 +256,11 @@ struct wp_plugin_desc {
             .abi_major = WP_ABI_MAJOR,                                                             \
             .abi_minor = WP_ABI_MINOR,                                                             \
             .struct_size = sizeof(struct wp_plugin_desc),                                          \
+            .min_host_minor = WP_PLUGIN_MIN_HOST_MINOR,                                            \
+            .stage_ops_size = sizeof(struct wp_stage_ops),                                         \
+            .config_key_size = sizeof(struct wp_config_key),                                       \
+            .http_request_size = sizeof(struct wp_http_request),                                   \
+            .http_response_size = sizeof(struct wp_http_response),                                 \
             .name = #pname,                                                                        \
             .version = pversion,                                                                   \
             .description = pdescription,                                                           \
@@ -242,6 +304,7 @@ struct wp_http_request {
     unsigned retry_cap_ms;      /* longest single wait, default 30,000 */
     unsigned flags;             /* enum wp_http_flags */
     const char *user_agent;     /* default "wirepipe/<version>" */
+    /* New members go here, at the end, each with the ABI minor that added it. */
 };
 
 /*
@@ -262,6 +325,7 @@ struct wp_http_response {
     unsigned attempts;             /* requests made, including retries */
     double elapsed_ms;             /* wall time including retry waits */
     char error[WP_ERROR_TEXT_MAX]; /* when @code is not WP_OK, or the status is not 2xx/304 */
+    /* New members go here, at the end, each with the ABI minor that added it. */
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -378,6 +442,24 @@ struct wp_host_api {
                                 const char *value, size_t value_len, long long ttl_s);
     enum wp_status (*store_delete)(struct wp_ctx *ctx, const char *ns, const char *key,
                                    size_t key_len);
+
+    /* -- 2.0 -- */
+
+    /*
+     * sha256_hex() - the lower-case hex SHA-256 of the @len bytes at @data into @out
+     * (64 characters and a NUL). Returns WP_OK, or WP_E_NOMEM.
+     */
+    enum wp_status (*sha256_hex)(const void *data, size_t len, char out[65]);
+
+    /*
+     * discard_held() - for a WP_STAGE_EMIT_ONLY stage: @count of the items it has taken
+     * and not emitted never will be (merged into an aggregate, filtered at flush). They
+     * move from "held" to "dropped" in the summary. Items a stage still holds when the
+     * run ends are reported as held. Legal in process() and flush().
+     */
+    void (*discard_held)(struct wp_ctx *ctx, size_t count);
+
+    /* New members go here, at the end, each with the ABI minor that added it. */
 };
 
 /*

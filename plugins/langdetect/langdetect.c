@@ -53,14 +53,23 @@ struct ld_verdict {
 };
 
 static const struct wp_config_key ld_config[] = {
-    {"fields", WP_CONFIG_STRINGS, "[\"headline\", \"body\"]",
-     "item fields whose text is joined and detected (non-string fields are skipped)", 0, NULL},
-    {"min_chars", WP_CONFIG_INT, "20", "fewer letters than this gives \"und\"", 0, NULL},
-    {"min_confidence", WP_CONFIG_NUMBER, "0.7",
-     "a guess below this confidence (0..1) gives \"und\"", 0, NULL},
-    {"override", WP_CONFIG_BOOL, "false",
-     "also detect when the source set a language; a confident result replaces it", 0, NULL},
-    {NULL, 0, NULL, NULL, 0, NULL},
+    {.name = "fields",
+     .type = WP_CONFIG_STRINGS,
+     .default_json = "[\"headline\", \"body\"]",
+     .doc = "item fields whose text is joined and detected (non-string fields are skipped)"},
+    {.name = "min_chars",
+     .type = WP_CONFIG_INT,
+     .default_json = "20",
+     .doc = "fewer letters than this gives \"und\""},
+    {.name = "min_confidence",
+     .type = WP_CONFIG_NUMBER,
+     .default_json = "0.7",
+     .doc = "a guess below this confidence (0..1) gives \"und\""},
+    {.name = "override",
+     .type = WP_CONFIG_BOOL,
+     .default_json = "false",
+     .doc = "also detect when the source set a language; a confident result replaces it"},
+    {0},
 };
 
 /*

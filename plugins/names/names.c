@@ -3002,28 +3002,39 @@ static void nm_item_destroy(void *instance)
  * ------------------------------------------------------------------------------------- */
 
 #define NM_COMMON_KEYS                                                                             \
-    {"gazetteer", WP_CONFIG_PATHS,                                                                 \
-     "[]",        "extra gazetteer files layered over the shipped one, in order",                  \
-     0,           NULL},                                                                           \
-        {"no_gazetteer", WP_CONFIG_BOOL, "false", "do not load the shipped gazetteer", 0, NULL},   \
+    {.name = "gazetteer",                                                                          \
+     .type = WP_CONFIG_PATHS,                                                                      \
+     .default_json = "[]",                                                                         \
+     .doc = "extra gazetteer files layered over the shipped one, in order"},                       \
+        {.name = "no_gazetteer",                                                                   \
+         .type = WP_CONFIG_BOOL,                                                                   \
+         .default_json = "false",                                                                  \
+         .doc = "do not load the shipped gazetteer"},                                              \
     {                                                                                              \
-        "threshold", WP_CONFIG_NUMBER, "0.8",                                                      \
-            "lowest name-comparison score (0..1] that joins two spellings", 0, NULL                \
+        .name = "threshold", .type = WP_CONFIG_NUMBER, .default_json = "0.8",                      \
+        .doc = "lowest name-comparison score (0..1] that joins two spellings"                      \
     }
 
 static const struct wp_config_key nm_item_config[] = {
     NM_COMMON_KEYS,
-    {"rewrite", WP_CONFIG_BOOL, "false",
-     "rewrite mentions in headline and body to the canonical spelling", 0, NULL},
-    {"persist", WP_CONFIG_BOOL, "true", "learn clusters into the state store across runs", 0, NULL},
-    {NULL, 0, NULL, NULL, 0, NULL},
+    {.name = "rewrite",
+     .type = WP_CONFIG_BOOL,
+     .default_json = "false",
+     .doc = "rewrite mentions in headline and body to the canonical spelling"},
+    {.name = "persist",
+     .type = WP_CONFIG_BOOL,
+     .default_json = "true",
+     .doc = "learn clusters into the state store across runs"},
+    {0},
 };
 
 static const struct wp_config_key nm_cluster_config[] = {
     NM_COMMON_KEYS,
-    {"persist", WP_CONFIG_BOOL, "false", "learn clusters into the state store across runs", 0,
-     NULL},
-    {NULL, 0, NULL, NULL, 0, NULL},
+    {.name = "persist",
+     .type = WP_CONFIG_BOOL,
+     .default_json = "false",
+     .doc = "learn clusters into the state store across runs"},
+    {0},
 };
 
 static const struct wp_stage_ops nm_item_ops = {

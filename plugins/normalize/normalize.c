@@ -480,37 +480,59 @@ struct nz_stage {
 };
 
 static const struct wp_config_key nz_config_keys[] = {
-    {"fields", WP_CONFIG_STRINGS, "[\"headline\",\"body\"]",
-     "item fields normalized in place; an array field (keywords, authors) has each string "
-     "normalized",
-     0, NULL},
-    {"quotes", WP_CONFIG_STRING, "\"keep\"",
-     "curly quotes: keep them, or straighten \u2018\u2019\u201c\u201d to ASCII", 0, "keep|ascii"},
-    {"nbsp", WP_CONFIG_STRING, "\"keep\"",
-     "no-break spaces (U+00A0, U+2007, U+202F): keep one where a run has only those, or fold "
-     "to U+0020",
-     0, "keep|space"},
-    {"mojibake", WP_CONFIG_BOOL, "true",
-     "repair UTF-8 misread as windows-125x/latin-1/MacRoman/cp437 (ftfy's method), per line", 0,
-     NULL},
-    {"entities", WP_CONFIG_BOOL, "true", "decode HTML entities left in text (&amp;, &#8217;, ...)",
-     0, NULL},
-    {"arabic_letters", WP_CONFIG_STRING, "\"auto\"",
-     "auto: by item language, Persian forms of yeh/kaf for fa, Arabic forms for ar, tatweel "
-     "removed in Arabic-script languages; off: never",
-     0, "auto|off"},
-    {"harakat", WP_CONFIG_STRING, "\"keep\"", "Arabic diacritics (U+064B-U+065F, U+0670)", 0,
-     "keep|strip"},
-    {"digits", WP_CONFIG_STRING, "\"keep\"",
-     "Arabic-Indic and Persian digits: keep (unified per language), or ASCII", 0, "keep|ascii"},
-    {"match_key", WP_CONFIG_BOOL, "true",
-     "set match_key: lossy key of headline+body (NFKC_Casefold, marks stripped, Turkish-aware)", 0,
-     NULL},
-    {"cleanup", WP_CONFIG_BOOL, "true",
-     "NFC plus space/control/invisible-character cleanup; false leaves only the steps above "
-     "(scripts/eval-mojibake scores the repair alone)",
-     0, NULL},
-    {NULL, 0, NULL, NULL, 0, NULL},
+    {.name = "fields",
+     .type = WP_CONFIG_STRINGS,
+     .default_json = "[\"headline\",\"body\"]",
+     .doc = "item fields normalized in place; an array field (keywords, authors) has each string "
+            "normalized"},
+    {.name = "quotes",
+     .type = WP_CONFIG_STRING,
+     .default_json = "\"keep\"",
+     .doc = "curly quotes: keep them, or straighten \u2018\u2019\u201c\u201d to ASCII",
+     .choices = "keep|ascii"},
+    {.name = "nbsp",
+     .type = WP_CONFIG_STRING,
+     .default_json = "\"keep\"",
+     .doc =
+         "no-break spaces (U+00A0, U+2007, U+202F): keep one where a run has only those, or fold "
+         "to U+0020",
+     .choices = "keep|space"},
+    {.name = "mojibake",
+     .type = WP_CONFIG_BOOL,
+     .default_json = "true",
+     .doc =
+         "repair UTF-8 misread as windows-125x/latin-1/MacRoman/cp437 (ftfy's method), per line"},
+    {.name = "entities",
+     .type = WP_CONFIG_BOOL,
+     .default_json = "true",
+     .doc = "decode HTML entities left in text (&amp;, &#8217;, ...)"},
+    {.name = "arabic_letters",
+     .type = WP_CONFIG_STRING,
+     .default_json = "\"auto\"",
+     .doc = "auto: by item language, Persian forms of yeh/kaf for fa, Arabic forms for ar, tatweel "
+            "removed in Arabic-script languages; off: never",
+     .choices = "auto|off"},
+    {.name = "harakat",
+     .type = WP_CONFIG_STRING,
+     .default_json = "\"keep\"",
+     .doc = "Arabic diacritics (U+064B-U+065F, U+0670)",
+     .choices = "keep|strip"},
+    {.name = "digits",
+     .type = WP_CONFIG_STRING,
+     .default_json = "\"keep\"",
+     .doc = "Arabic-Indic and Persian digits: keep (unified per language), or ASCII",
+     .choices = "keep|ascii"},
+    {.name = "match_key",
+     .type = WP_CONFIG_BOOL,
+     .default_json = "true",
+     .doc = "set match_key: lossy key of headline+body (NFKC_Casefold, marks stripped, "
+            "Turkish-aware)"},
+    {.name = "cleanup",
+     .type = WP_CONFIG_BOOL,
+     .default_json = "true",
+     .doc = "NFC plus space/control/invisible-character cleanup; false leaves only the steps above "
+            "(scripts/eval-mojibake scores the repair alone)"},
+    {0},
 };
 
 static bool cfg_str_is(const json_t *config, const char *key, const char *value)

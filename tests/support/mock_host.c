@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "backoff.h"
+#include "digest.h"
 #include "http.h"
 #include "item.h"
 #include "store.h"
@@ -155,6 +156,11 @@ static enum wp_status mock_store_delete(struct wp_ctx *ctx, const char *ns, cons
     return store ? wp__store_delete(store, ns, key, key_len) : WP_E_IO;
 }
 
+static void mock_discard_held(struct wp_ctx *ctx, size_t count)
+{
+    mock_metric_add(ctx, "discarded_held", (long long)count);
+}
+
 void wp_mock_init(struct wp_mock *m)
 {
     memset(m, 0, sizeof(*m));
@@ -189,6 +195,8 @@ void wp_mock_init(struct wp_mock *m)
         .store_get = mock_store_get,
         .store_put = mock_store_put,
         .store_delete = mock_store_delete,
+        .sha256_hex = wp__sha256_hex,
+        .discard_held = mock_discard_held,
     };
     m->emitted = json_array();
     m->dead_letters = json_array();

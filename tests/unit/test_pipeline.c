@@ -588,17 +588,25 @@ static void test_plugin_path_ids(void **state)
 /* ---- config validation ------------------------------------------------------------- */
 
 static const struct wp_config_key fake_keys[] = {
-    {"paths", WP_CONFIG_PATHS, NULL, "files to read", WP_CONFIG_REQUIRED, NULL},
-    {"to", WP_CONFIG_STRING, "\"stdout\"", "where", 0, "stdout|dir|file"},
-    {"out", WP_CONFIG_PATH, "\"out\"", "folder", 0, NULL},
-    {"timeout_ms", WP_CONFIG_INT, "5000", "ms", 0, NULL},
-    {"ratio", WP_CONFIG_NUMBER, "0.5", "r", 0, NULL},
-    {"verbose", WP_CONFIG_BOOL, "false", "v", 0, NULL},
-    {"targets", WP_CONFIG_STRINGS, "[]", "langs", 0, NULL},
-    {"headers", WP_CONFIG_OBJECT, "{}", "h", 0, NULL},
-    {"extra", WP_CONFIG_ANY, NULL, "x", 0, NULL},
-    {"api_key", WP_CONFIG_STRING, NULL, "key", WP_CONFIG_SECRET, "alpha|beta"},
-    {NULL, 0, NULL, NULL, 0, NULL},
+    {.name = "paths", .type = WP_CONFIG_PATHS, .doc = "files to read", .flags = WP_CONFIG_REQUIRED},
+    {.name = "to",
+     .type = WP_CONFIG_STRING,
+     .default_json = "\"stdout\"",
+     .doc = "where",
+     .choices = "stdout|dir|file"},
+    {.name = "out", .type = WP_CONFIG_PATH, .default_json = "\"out\"", .doc = "folder"},
+    {.name = "timeout_ms", .type = WP_CONFIG_INT, .default_json = "5000", .doc = "ms"},
+    {.name = "ratio", .type = WP_CONFIG_NUMBER, .default_json = "0.5", .doc = "r"},
+    {.name = "verbose", .type = WP_CONFIG_BOOL, .default_json = "false", .doc = "v"},
+    {.name = "targets", .type = WP_CONFIG_STRINGS, .default_json = "[]", .doc = "langs"},
+    {.name = "headers", .type = WP_CONFIG_OBJECT, .default_json = "{}", .doc = "h"},
+    {.name = "extra", .type = WP_CONFIG_ANY, .doc = "x"},
+    {.name = "api_key",
+     .type = WP_CONFIG_STRING,
+     .doc = "key",
+     .flags = WP_CONFIG_SECRET,
+     .choices = "alpha|beta"},
+    {0},
 };
 
 static struct wp_pipeline_def *load_config(struct pt_fixture *f, const char *config)
@@ -672,7 +680,7 @@ static void test_config_errors(void **state)
 static void test_config_no_keys(void **state)
 {
     struct pt_fixture *f = *state;
-    static const struct wp_config_key none[] = {{NULL, 0, NULL, NULL, 0, NULL}};
+    static const struct wp_config_key none[] = {{0}};
     struct wp_pipeline_def *def = load_config(f, "{\"x\": 1}");
     assert_int_equal(wp__config_validate(def, 1, none, &f->diags), WP_E_CONFIG);
     pt_expect(f, "%s: stages[1].config: unknown key 'x' (stage 'fake' takes no config keys)",
@@ -687,8 +695,8 @@ static void test_config_bad_default(void **state)
 {
     struct pt_fixture *f = *state;
     static const struct wp_config_key bad[] = {
-        {"n", WP_CONFIG_INT, "{oops", "n", 0, NULL},
-        {NULL, 0, NULL, NULL, 0, NULL},
+        {.name = "n", .type = WP_CONFIG_INT, .default_json = "{oops", .doc = "n"},
+        {0},
     };
     struct wp_pipeline_def *def = load_config(f, "{}");
     assert_int_equal(wp__config_validate(def, 1, bad, &f->diags), WP_E_CONFIG);
