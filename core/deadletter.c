@@ -4,6 +4,8 @@
  */
 #include "wp_internal.h"
 
+#include "deadletter.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,7 +13,7 @@
 
 #include "fsutil.h"
 #include "log.h"
-#include "run_types.h"
+#include "runner.h"
 #include "utf8.h"
 
 static FILE *open_dead_file(struct wp_run *run)

@@ -4,48 +4,27 @@
  */
 #include "wp_internal.h"
 
+#include "host_api.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "backoff.h"
+#include "deadletter.h"
 #include "digest.h"
 #include "fsutil.h"
 #include "http.h"
+#include "http_abi.h"
 #include "item.h"
 #include "log.h"
-#include "run_types.h"
+#include "runner.h"
+#include "stage.h"
 #include "store.h"
 
 static struct wp_run_ctx *impl(struct wp_ctx *ctx)
 {
     return (struct wp_run_ctx *)ctx;
-}
-
-void wp__ctx_init(struct wp_run_ctx *ctx, struct wp_stage_rt *stage, unsigned worker)
-{
-    memset(ctx, 0, sizeof(*ctx));
-    ctx->pub.host = &wp__host_api;
-    ctx->stage = stage;
-    ctx->worker = worker;
-    ctx->attempt = 1;
-    if (stage->workers > 1)
-        snprintf(ctx->source, sizeof(ctx->source), "%s[%u]", stage->source, worker);
-    else
-        snprintf(ctx->source, sizeof(ctx->source), "%s", stage->source);
-}
-
-void wp__ctx_reset(struct wp_run_ctx *ctx, struct wp_entry_vec *emits, unsigned attempt,
-                   uint64_t line)
-{
-    ctx->emits = emits;
-    ctx->attempt = attempt;
-    ctx->line = line;
-    ctx->failed = false;
-    ctx->fail_code = WP_OK;
-    ctx->fail_text[0] = '\0';
-    ctx->retry_set = false;
-    ctx->retry_ms = 0;
 }
 
 static void host_log(struct wp_ctx *ctx, enum wp_log_level level, const char *fmt, ...)
@@ -62,9 +41,31 @@ static bool host_log_enabled(struct wp_ctx *ctx, enum wp_log_level level)
     return wp__log_enabled(level);
 }
 
+/*
+ * emit() is legal in process(), generate() and flush(), on the thread the host called
+ * them on: anywhere else there is no queue to take the item, or a racing one.
+ */
+static bool emit_allowed(struct wp_run_ctx *c)
+{
+    const char *why = NULL;
+    if (c->phase == WP_PHASE_CREATE)
+        why = "inside create()";
+    else if (!pthread_equal(c->thread, pthread_self()))
+        why = "from a thread the host did not call the stage on";
+    if (!why)
+        return true;
+    wp__log(WP_LOG_ERROR, c->source, "plugin '%s' called emit() %s; the item is discarded",
+            c->stage->plugin ? c->stage->plugin->name : "?", why);
+    return false;
+}
+
 static enum wp_status host_emit(struct wp_ctx *ctx, json_t *item)
 {
     struct wp_run_ctx *c = impl(ctx);
+    if (!emit_allowed(c)) {
+        json_decref(item);
+        return WP_E_INVALID;
+    }
     if (!json_is_object(item)) {
         json_decref(item);
         wp__log(WP_LOG_ERROR, c->source, "emitted something that is not a JSON object");
@@ -75,7 +76,10 @@ static enum wp_status host_emit(struct wp_ctx *ctx, json_t *item)
                    ? WP_OK
                    : WP_E_NOMEM;
 
-    /* Generating or flushing: straight downstream, one at a time, in call order. */
+    /* Generating or flushing: straight downstream, one at a time, in call order. An
+     * emit-only stage is handing on what it held. */
+    if (c->stage->ops->flags & WP_STAGE_EMIT_ONLY && atomic_load(&c->stage->n_held) > 0)
+        atomic_fetch_sub(&c->stage->n_held, 1);
     struct wp_entry_vec one = {0};
     if (!wp__entry_vec_push(&one, (struct wp_entry){.item = item, .line = c->line}))
         return WP_E_NOMEM;
@@ -221,7 +225,34 @@ static enum wp_status host_store_delete(struct wp_ctx *ctx, const char *ns, cons
 static void host_discard_held(struct wp_ctx *ctx, size_t count)
 {
     struct wp_stage_rt *stage = impl(ctx)->stage;
-    atomic_fetch_add(&stage->n_discarded, count);
+    long long held = atomic_load(&stage->n_held);
+    long long n = (long long)count < held ? (long long)count : held;
+    if (n <= 0)
+        return;
+    atomic_fetch_sub(&stage->n_held, n);
+    atomic_fetch_add(&stage->n_dropped, (unsigned long long)n);
+}
+
+/* The plugin's struct sizes, for the HTTP calls that read and fill its structs. */
+static struct wp_http_abi plugin_http_abi(struct wp_ctx *ctx)
+{
+    const struct wp_plugin_desc *desc = impl(ctx)->stage->plugin->desc;
+    return (struct wp_http_abi){.request_size = desc->http_request_size,
+                                .response_size = desc->http_response_size};
+}
+
+static enum wp_status host_http_perform(struct wp_ctx *ctx, const struct wp_http_request *req,
+                                        struct wp_http_response *resp)
+{
+    return wp__http_perform_abi(ctx, plugin_http_abi(ctx), req, resp);
+}
+
+static enum wp_status host_http_perform_many(struct wp_ctx *ctx, const struct wp_http_request *reqs,
+                                             struct wp_http_response *resps, size_t count,
+                                             unsigned concurrency, unsigned per_host)
+{
+    return wp__http_perform_many_abi(ctx, plugin_http_abi(ctx), reqs, resps, count, concurrency,
+                                     per_host);
 }
 
 const struct wp_host_api wp__host_api = {
@@ -248,8 +279,8 @@ const struct wp_host_api wp__host_api = {
     .state_dir = host_state_dir,
     .status_name = wp_status_name,
     .backoff_ms = wp__backoff_ms,
-    .http_perform = wp__http_perform,
-    .http_perform_many = wp__http_perform_many,
+    .http_perform = host_http_perform,
+    .http_perform_many = host_http_perform_many,
     .http_response_release = wp__http_response_release,
     .store_get = host_store_get,
     .store_put = host_store_put,

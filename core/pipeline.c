@@ -960,6 +960,22 @@ static void check_choice(struct loader *L, const struct jpath *p, const struct w
            hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
 }
 
+/* The declared bounds of a number key; reported, but the shape is still right. */
+static void check_bounds(struct loader *L, const struct jpath *p, const struct wp_config_key *k,
+                         json_t *v)
+{
+    if (!k->bounded)
+        return;
+    double x = json_number_value(v);
+    if (x >= k->min && x <= k->max)
+        return;
+    if (k->type == WP_CONFIG_INT)
+        report(L, p, "expected an integer from %.0f to %.0f, got %" JSON_INTEGER_FORMAT, k->min,
+               k->max, json_integer_value(v));
+    else
+        report(L, p, "expected a number from %g to %g, got %g", k->min, k->max, x);
+}
+
 static bool check_string_array(struct loader *L, struct jpath *p, const struct wp_config_key *k,
                                json_t *v, bool paths)
 {
@@ -967,6 +983,9 @@ static bool check_string_array(struct loader *L, struct jpath *p, const struct w
         report(L, p, "expected array of %s, got %s", paths ? "paths" : "strings", type_name(v));
         return false;
     }
+    if (json_array_size(v) < k->min_items)
+        report(L, p, "expected at least %zu %s, got %zu", k->min_items,
+               k->min_items == 1 ? "entry" : "entries", json_array_size(v));
     bool ok = true;
     size_t i;
     json_t *item;
@@ -1000,10 +1019,12 @@ static bool check_config_value(struct loader *L, struct jpath *p, const struct w
         case WP_CONFIG_INT:
             if (!json_is_integer(v))
                 break;
+            check_bounds(L, p, k, v);
             return true;
         case WP_CONFIG_NUMBER:
             if (!json_is_number(v))
                 break;
+            check_bounds(L, p, k, v);
             return true;
         case WP_CONFIG_BOOL:
             if (!json_is_boolean(v))

@@ -6,14 +6,22 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "http_abi.h"
+#include "plugin_dir.h"
 
 #define MAX_PLUGINS     256
 #define MAX_SEARCH_DIRS 64
+
+static void free_copies(struct plugin_copies *c);
 
 struct wp_loader {
     char *dirs[MAX_SEARCH_DIRS + 1];
@@ -75,7 +83,10 @@ struct wp_loader *wp__loader_new(const char *const *extra_dirs, size_t extra_cou
         add_dir_list(loader, extra_dirs[i]);
     add_dir_list(loader, getenv("WIREPIPE_PLUGIN_PATH"));
     add_build_tree_dir(loader);
-    add_dir(loader, WP_PLUGIN_INSTALL_DIR, strlen(WP_PLUGIN_INSTALL_DIR));
+    char *installed = wp__default_plugin_dir(); /* <exe>/../lib/wirepipe/plugins */
+    if (installed)
+        add_dir(loader, installed, strlen(installed));
+    wp_free(installed);
     return loader;
 }
 
@@ -90,6 +101,7 @@ void wp__loader_free(struct wp_loader *loader)
     for (size_t i = 0; i < loader->plugin_count; i++) {
         wp_free(loader->plugins[i]->name);
         wp_free(loader->plugins[i]->path);
+        free_copies(loader->plugins[i]->copies);
         wp_free(loader->plugins[i]);
     }
     wp_free(loader);
@@ -137,43 +149,185 @@ static struct wp_plugin *find_loaded(struct wp_loader *loader, const char *name)
     return NULL;
 }
 
-/* Checks that need nothing but the descriptor; false with a diagnostic on refusal. */
-static bool check_descriptor(const struct wp_plugin_desc *desc, const char *expected_name,
-                             const char *path, const char *place, struct wp_diags *diags)
+/*
+ * The 2.0 sizes: the smallest struct a plugin may declare. A plugin built against later
+ * headers declares more; the host reads what it knows of that and ignores the rest.
+ */
+#define END_OF(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
+#define DESC_MIN_SIZE        END_OF(struct wp_plugin_desc, reserved)
+#define STAGE_OPS_MIN_SIZE   END_OF(struct wp_stage_ops, reserved)
+#define CONFIG_KEY_MIN_SIZE  END_OF(struct wp_config_key, min_items)
+#define MAX_STAGES           64
+#define MAX_CONFIG_KEYS      256
+
+/* The host's copies of what a plugin declared, at the host's struct sizes. */
+struct plugin_copies {
+    struct wp_plugin_desc desc;
+    struct wp_stage_ops ops[MAX_STAGES];
+    const struct wp_stage_ops *stage_list[MAX_STAGES + 1];
+    struct wp_config_key *keys[MAX_STAGES];
+};
+
+static size_t min_size(size_t a, size_t b)
 {
-    if (desc->abi_major != WP_ABI_MAJOR || desc->abi_minor > WP_ABI_MINOR) {
-        wp__diags_add(diags, "%s: plugin '%s' was built for ABI %u.%u, host has %d.%d", place,
-                      expected_name, desc->abi_major, desc->abi_minor, WP_ABI_MAJOR, WP_ABI_MINOR);
+    return a < b ? a : b;
+}
+
+static bool all_null(void *const *slots, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (slots[i])
+            return false;
+    }
+    return true;
+}
+
+/* The version and size checks, before anything else of the descriptor is read. */
+static bool check_abi(const struct wp_plugin_desc *desc, const char *name, const char *place,
+                      struct wp_diags *diags)
+{
+    if (desc->abi_major != WP_ABI_MAJOR) {
+        wp__diags_add(diags, "%s: plugin '%s' was built for ABI %u.%u, host has %d.%d", place, name,
+                      desc->abi_major, desc->abi_minor, WP_ABI_MAJOR, WP_ABI_MINOR);
         return false;
     }
-    if (desc->struct_size < sizeof(struct wp_plugin_desc)) {
-        wp__diags_add(diags, "%s: plugin '%s' has a descriptor of %u bytes, expected %zu", place,
-                      expected_name, desc->struct_size, sizeof(struct wp_plugin_desc));
+    if (desc->struct_size < DESC_MIN_SIZE) {
+        wp__diags_add(diags, "%s: plugin '%s' has a descriptor of %u bytes; ABI %d.0 needs %zu",
+                      place, name, desc->struct_size, WP_ABI_MAJOR, DESC_MIN_SIZE);
         return false;
     }
-    if (!desc->name || strcmp(desc->name, expected_name) != 0) {
-        wp__diags_add(diags, "%s: plugin file '%s' declares the name '%s'; it must be '%s'", place,
-                      path, desc->name ? desc->name : "(none)", expected_name);
+    if (desc->min_host_minor > WP_ABI_MINOR) {
+        wp__diags_add(diags, "%s: plugin '%s' needs host ABI %u.%u or newer, host has %d.%d", place,
+                      name, desc->abi_major, desc->min_host_minor, WP_ABI_MAJOR, WP_ABI_MINOR);
         return false;
     }
-    if (!desc->version || !*desc->version || !desc->description || !desc->license) {
-        wp__diags_add(diags, "%s: plugin '%s' leaves version, description or license empty", place,
-                      expected_name);
-        return false;
-    }
-    if (!desc->stages || !desc->stages[0]) {
-        wp__diags_add(diags, "%s: plugin '%s' declares no stages", place, expected_name);
-        return false;
-    }
-    for (size_t i = 0; desc->stages[i]; i++) {
-        const struct wp_stage_ops *ops = desc->stages[i];
-        if (!ops->name || !*ops->name || !ops->create || !ops->process) {
-            wp__diags_add(diags, "%s: plugin '%s' stage %zu lacks a name, create or process", place,
-                          expected_name, i);
+    const struct {
+        const char *what;
+        uint32_t declared;
+        size_t least;
+    } sizes[] = {
+        {"struct wp_stage_ops", desc->stage_ops_size, STAGE_OPS_MIN_SIZE},
+        {"struct wp_config_key", desc->config_key_size, CONFIG_KEY_MIN_SIZE},
+        {"struct wp_http_request", desc->http_request_size, WP_HTTP_REQUEST_MIN_SIZE},
+        {"struct wp_http_response", desc->http_response_size, WP_HTTP_RESPONSE_MIN_SIZE},
+    };
+    for (size_t i = 0; i < WP_ARRAY_SIZE(sizes); i++) {
+        if (sizes[i].declared < sizes[i].least) {
+            wp__diags_add(diags, "%s: plugin '%s' declares %s of %u bytes; ABI %d.0 needs %zu",
+                          place, name, sizes[i].what, sizes[i].declared, WP_ABI_MAJOR,
+                          sizes[i].least);
             return false;
         }
     }
     return true;
+}
+
+/* Copy the config keys of one stage, read with the plugin's stride, up to the NULL name. */
+static struct wp_config_key *copy_keys(const struct wp_plugin_desc *desc,
+                                       const struct wp_config_key *keys, const char *name,
+                                       const char *stage, const char *place, struct wp_diags *diags)
+{
+    size_t count = 0;
+    const char *base = (const char *)keys;
+    while (keys && count < MAX_CONFIG_KEYS &&
+           ((const struct wp_config_key *)(base + count * desc->config_key_size))->name)
+        count++;
+    if (count == MAX_CONFIG_KEYS) {
+        wp__diags_add(diags,
+                      "%s: plugin '%s' stage '%s' has no end to its config keys (at most %d)",
+                      place, name, stage, MAX_CONFIG_KEYS);
+        return NULL;
+    }
+    struct wp_config_key *copy = wp_calloc(count + 1, sizeof(*copy));
+    if (!copy) {
+        wp__diags_add(diags, "%s: out of memory", place);
+        return NULL;
+    }
+    for (size_t i = 0; i < count; i++)
+        memcpy(&copy[i], base + i * desc->config_key_size,
+               min_size(desc->config_key_size, sizeof(*copy)));
+    return copy;
+}
+
+static void free_copies(struct plugin_copies *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < MAX_STAGES; i++)
+        wp_free(c->keys[i]);
+    wp_free(c);
+}
+
+/*
+ * Check the descriptor and make the host's copies of it, its stages and their keys.
+ * Returns NULL with a diagnostic on refusal.
+ */
+static struct plugin_copies *adopt_descriptor(const struct wp_plugin_desc *desc,
+                                              const char *expected_name, const char *path,
+                                              const char *place, struct wp_diags *diags)
+{
+    if (!check_abi(desc, expected_name, place, diags))
+        return NULL;
+    struct plugin_copies *c = wp_calloc(1, sizeof(*c));
+    if (!c) {
+        wp__diags_add(diags, "%s: out of memory", place);
+        return NULL;
+    }
+    memcpy(&c->desc, desc, min_size(desc->struct_size, sizeof(c->desc)));
+    const struct wp_plugin_desc *d = &c->desc;
+    if (d->reserved16 || !all_null(d->reserved, WP_ARRAY_SIZE(d->reserved))) {
+        wp__diags_add(diags, "%s: plugin '%s' sets a reserved descriptor slot; they must be zero",
+                      place, expected_name);
+        goto refuse;
+    }
+    if (!d->name || strcmp(d->name, expected_name) != 0) {
+        wp__diags_add(diags, "%s: plugin file '%s' declares the name '%s'; it must be '%s'", place,
+                      path, d->name ? d->name : "(none)", expected_name);
+        goto refuse;
+    }
+    if (!d->version || !*d->version || !d->description || !d->license) {
+        wp__diags_add(diags, "%s: plugin '%s' leaves version, description or license empty", place,
+                      expected_name);
+        goto refuse;
+    }
+    if (!d->stages || !d->stages[0]) {
+        wp__diags_add(diags, "%s: plugin '%s' declares no stages", place, expected_name);
+        goto refuse;
+    }
+    size_t n = 0;
+    for (; d->stages[n]; n++) {
+        if (n == MAX_STAGES) {
+            wp__diags_add(diags, "%s: plugin '%s' declares more than %d stages", place,
+                          expected_name, MAX_STAGES);
+            goto refuse;
+        }
+        struct wp_stage_ops *ops = &c->ops[n];
+        memcpy(ops, d->stages[n], min_size(d->stage_ops_size, sizeof(*ops)));
+        if (!ops->name || !*ops->name || !ops->create || !ops->process) {
+            wp__diags_add(diags, "%s: plugin '%s' stage %zu lacks a name, create or process", place,
+                          expected_name, n);
+            goto refuse;
+        }
+        if (!all_null(ops->reserved, WP_ARRAY_SIZE(ops->reserved))) {
+            wp__diags_add(diags,
+                          "%s: plugin '%s' stage '%s' sets a reserved slot; they must be NULL",
+                          place, expected_name, ops->name);
+            goto refuse;
+        }
+        if (ops->config) {
+            c->keys[n] = copy_keys(d, ops->config, expected_name, ops->name, place, diags);
+            if (!c->keys[n])
+                goto refuse;
+            ops->config = c->keys[n];
+        }
+        c->stage_list[n] = ops;
+    }
+    c->desc.stages = c->stage_list;
+    return c;
+
+refuse:
+    free_copies(c);
+    return NULL;
 }
 
 static struct wp_plugin *open_plugin(struct wp_loader *loader, const char *path, const char *place,
@@ -228,17 +382,20 @@ static struct wp_plugin *open_plugin(struct wp_loader *loader, const char *path,
         wp__diags_add(diags, "%s: plugin '%s' returned no descriptor", place, name);
         return NULL;
     }
-    if (!check_descriptor(desc, name, resolved, place, diags))
+    struct plugin_copies *copies = adopt_descriptor(desc, name, resolved, place, diags);
+    if (!copies)
         return NULL;
 
     struct wp_plugin *plugin = wp_calloc(1, sizeof(*plugin));
     if (!plugin) {
+        free_copies(copies);
         wp__diags_add(diags, "%s: out of memory", place);
         return NULL;
     }
     plugin->name = wp_strdup(name);
     plugin->path = wp_strdup(resolved);
-    plugin->desc = desc;
+    plugin->copies = copies;
+    plugin->desc = &copies->desc;
     plugin->handle = handle;
     loader->plugins[loader->plugin_count++] = plugin;
     return plugin;
@@ -294,6 +451,59 @@ const struct wp_stage_ops *wp__loader_find_stage(const struct wp_plugin *plugin,
     return NULL;
 }
 
+/*
+ * Open @path in a child process first, so that a library whose constructor crashes,
+ * aborts or exits cannot take the listing down with it: only a child that got as far as
+ * returning a descriptor reports "loaded". The parent then loads the file itself for the
+ * real checks and their messages. False (with a diagnostic) when the child died.
+ */
+static bool survives_loading(const char *path, struct wp_diags *diags)
+{
+    char name[80];
+    name_from_path(path, name, sizeof(name));
+    int fds[2];
+    if (pipe(fds) != 0)
+        return true; /* cannot isolate: load it as before */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return true;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        char symbol[96];
+        snprintf(symbol, sizeof(symbol), "wp_plugin_%s", name);
+        const struct wp_plugin_desc *(*entry)(void) = NULL;
+        if (handle)
+            *(void **)&entry = dlsym(handle, symbol);
+        if (entry)
+            (void)entry();
+        /* Loaded, or refused in an ordinary way: the parent says which. */
+        if (write(fds[1], "ok", 2) != 2)
+            _exit(2);
+        _exit(0);
+    }
+    close(fds[1]);
+    char token[2] = {0};
+    ssize_t got = read(fds[0], token, sizeof(token));
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (got == 2 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return true;
+    if (WIFSIGNALED(status))
+        wp__diags_add(diags, "%s: crashed while loading (signal %d: %s); skipped", path,
+                      WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        wp__diags_add(diags, "%s: exited while loading (status %d); skipped", path,
+                      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return false;
+}
+
 static int compare_names(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -325,7 +535,8 @@ size_t wp__loader_load_all(struct wp_loader *loader, const struct wp_plugin *con
             if (!find_loaded(loader, name)) {
                 char path[PATH_MAX];
                 snprintf(path, sizeof(path), "%s/%s", loader->dirs[i], names[j]);
-                open_plugin(loader, path, path, diags);
+                if (survives_loading(path, diags))
+                    open_plugin(loader, path, path, diags);
             }
             wp_free(names[j]);
         }

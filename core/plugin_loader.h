@@ -17,10 +17,19 @@
 
 #include "diag.h"
 
+struct plugin_copies;
+
 struct wp_plugin {
     char *name;
     char *path; /* absolute path of the .so */
+    /*
+     * The host's copy of the plugin's descriptor, at the host's struct sizes: fields the
+     * plugin's headers lacked are zero. Its stages and their config keys are copies too,
+     * so the rest of the core reads host-sized structs only. The plugin's own struct
+     * sizes stay in @desc (stage_ops_size, http_request_size, ...).
+     */
     const struct wp_plugin_desc *desc;
+    struct plugin_copies *copies;
     void *handle;
 };
 

@@ -11,14 +11,20 @@
 #ifndef WP_RUNNER_H
 #define WP_RUNNER_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
 #include "diag.h"
 #include "pipeline.h"
 #include "plugin_loader.h"
+#include "stage.h"
+
+struct wp_store;
 
 /*
  * Where items come from when the first stage does not generate them (or --input was
@@ -63,7 +69,44 @@ struct wp_run_options {
     bool handle_signals;
 };
 
-struct wp_run;
+/*
+ * A run: its stages, queues, counters and shared files. Read by stage.c, host_api.c,
+ * deadletter.c and summary.c; its threads belong to runner.c.
+ */
+struct wp_run {
+    struct wp_pipeline_def *def;
+    struct wp_loader *loader;
+    struct wp_stage_rt *stages;
+    size_t stage_count;
+    struct wp_queue *output;   /* after the last stage */
+    struct wp_stage_rt decode; /* input text -> items, when the input gives text */
+    struct wp_stage_rt encode; /* items -> output text, when the output takes text */
+    /* Every hop in order: decode?, the stages, encode? */
+    struct wp_stage_rt **chain;
+    size_t chain_length;
+    const struct wp_run_options *options;
+
+    atomic_bool stopping; /* stop taking input, drain */
+    atomic_bool failed;   /* exit 1 */
+    atomic_ullong n_read, n_written, n_dead;
+    atomic_ullong n_lost; /* items after an output failure, never written */
+
+    pthread_mutex_t dead_lock;
+    FILE *dead_file;
+    bool dead_open_failed;
+
+    pthread_mutex_t store_lock;
+    struct wp_store *store;
+    bool store_failed;
+    bool state_dir_made;
+
+    pthread_t input_thread;
+    bool input_thread_started;
+    /* Held while the signal thread wakes the input thread, so it never signals a thread
+     * that has finished (and may have been joined). */
+    pthread_mutex_t input_lock;
+    bool input_done;
+};
 
 /*
  * wp__run_prepare() - load each stage's plugin, validate its config, create its instance.
@@ -79,6 +122,9 @@ struct wp_run *wp__run_prepare(struct wp_pipeline_def *def, struct wp_loader *lo
  * fatally or output failed.
  */
 int wp__run_execute(struct wp_run *run, const struct wp_run_options *options);
+
+/* wp__run_stop() - stop taking input and drain (a signal, a fatal stage). */
+void wp__run_stop(struct wp_run *run);
 
 /* wp__run_free() - destroy the stage instances and free the run. */
 void wp__run_free(struct wp_run *run);

@@ -330,6 +330,26 @@ struct wp_http_response {
 
 /* ---------------------------------------------------------------------------------------
  * The host API table
+ *
+ * Where each call is legal ("any" = create, process, generate and flush, on the thread
+ * the host called the stage on; entries without a ctx may be called from any thread):
+ *
+ *   malloc .. strndup, status_name, backoff_ms, sha256_hex   anywhere, any thread
+ *   log, log_enabled, metric_add, cancelled, stage_id,
+ *   pipeline_dir, state_dir, store_*, http_*, item_add_error any callback; a worker
+ *                                                            thread of the plugin's own
+ *                                                            may use them with the ctx
+ *                                                            of the call that started it,
+ *                                                            until that call returns
+ *   fail                                                     any callback
+ *   emit                                                     process, generate, flush;
+ *                                                            only on the host's thread
+ *   retry_in, attempt                                        process
+ *   dead_letter                                              process, generate, flush
+ *   discard_held                                             process, flush (emit-only)
+ *
+ * Misuse never crashes the host: emit() inside create() or from another thread returns
+ * WP_E_INVALID, discards the item and logs a line naming the plugin.
  * ------------------------------------------------------------------------------------- */
 
 struct wp_host_api {

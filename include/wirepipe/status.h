@@ -83,25 +83,64 @@ struct wp_error {
 };
 
 /*
+ * The name lookups are inline so a plugin can use them without linking the host (plugins
+ * never do). Everything else about status codes that only the host needs lives in the
+ * core's own headers.
+ */
+
+/*
  * wp_status_name() - short stable token for @status ("nomem", "http", ...).
  *
  * Returns: a static string; "unknown" for a value this build does not know.
  */
-const char *wp_status_name(enum wp_status status);
+static inline const char *wp_status_name(enum wp_status status)
+{
+    switch (status) {
+#define WP_STATUS_NAME_(sym, name, text)                                                           \
+    case WP_##sym:                                                                                 \
+        return name;
+        WP_STATUS_MAP(WP_STATUS_NAME_)
+#undef WP_STATUS_NAME_
+    }
+    return "unknown";
+}
 
 /*
  * wp_status_str() - one-line English description of @status.
  *
- * Returns: a static string.
+ * Returns: a static string; "unknown status" for a value this build does not know.
  */
-const char *wp_status_str(enum wp_status status);
+static inline const char *wp_status_str(enum wp_status status)
+{
+    switch (status) {
+#define WP_STATUS_TEXT_(sym, name, text)                                                           \
+    case WP_##sym:                                                                                 \
+        return text;
+        WP_STATUS_MAP(WP_STATUS_TEXT_)
+#undef WP_STATUS_TEXT_
+    }
+    return "unknown status";
+}
 
 /*
- * wp_outcome_name() - "ok", "drop", "retry", "reject" or "fatal".
- *
- * Returns: a static string.
+ * wp_outcome_name() - "ok", "drop", "retry", "reject" or "fatal"; "unknown" otherwise.
  */
-const char *wp_outcome_name(enum wp_outcome outcome);
+static inline const char *wp_outcome_name(enum wp_outcome outcome)
+{
+    switch (outcome) {
+        case WP_OUTCOME_OK:
+            return "ok";
+        case WP_OUTCOME_DROP:
+            return "drop";
+        case WP_OUTCOME_RETRY:
+            return "retry";
+        case WP_OUTCOME_REJECT:
+            return "reject";
+        case WP_OUTCOME_FATAL:
+            return "fatal";
+    }
+    return "unknown";
+}
 
 #ifdef __cplusplus
 }

@@ -704,6 +704,29 @@ static void test_config_bad_default(void **state)
     wp__pipeline_def_free(def);
 }
 
+static void test_config_bounds(void **state)
+{
+    struct pt_fixture *f = *state;
+    static const struct wp_config_key bounded[] = {
+        {.name = "workers", .type = WP_CONFIG_INT, .default_json = "4", WP_CONFIG_RANGE(1, 64)},
+        {.name = "ratio", .type = WP_CONFIG_NUMBER, .default_json = "0.5", WP_CONFIG_RANGE(0, 1)},
+        {.name = "targets", .type = WP_CONFIG_STRINGS, .default_json = "[\"es\"]", .min_items = 1},
+        {0},
+    };
+    struct wp_pipeline_def *def = load_config(f, "{\"workers\": 64, \"ratio\": 0}");
+    assert_int_equal(wp__config_validate(def, 1, bounded, &f->diags), WP_OK);
+    pt_expect_count(f, 0);
+    wp__pipeline_def_free(def);
+
+    def = load_config(f, "{\"workers\": 0, \"ratio\": 1.5, \"targets\": []}");
+    assert_int_equal(wp__config_validate(def, 1, bounded, &f->diags), WP_E_CONFIG);
+    pt_expect(f, "%s: stages[1].config.workers: expected an integer from 1 to 64, got 0", f->path);
+    pt_expect(f, "%s: stages[1].config.ratio: expected a number from 0 to 1, got 1.5", f->path);
+    pt_expect(f, "%s: stages[1].config.targets: expected at least 1 entry, got 0", f->path);
+    pt_expect_count(f, 3);
+    wp__pipeline_def_free(def);
+}
+
 static void test_config_override_then_validate(void **state)
 {
     struct pt_fixture *f = *state;
@@ -788,6 +811,7 @@ int main(void)
         T(test_config_errors),
         T(test_config_no_keys),
         T(test_config_bad_default),
+        T(test_config_bounds),
         T(test_config_override_then_validate),
         T(test_suggest),
     };

@@ -1,22 +1,24 @@
 /*
- * run_types.h - the structures of a running pipeline, shared by runner.c (threads and
- * queues), host_api.c (what plugins call) and deadletter.c. Not for plugins.
+ * stage.h - one stage of a running pipeline: its plugin instance, the per-call contexts
+ * its callbacks get, how an item is offered to it (outcomes, retries, snapshots, dead
+ * letters) and how its results are pushed downstream in input order.
+ *
+ * Used by runner.c (which owns the threads and queues) and host_api.c (what plugins call
+ * back into); neither calls the other.
  */
-#ifndef WP_RUN_TYPES_H
-#define WP_RUN_TYPES_H
+#ifndef WP_STAGE_H
+#define WP_STAGE_H
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 
 #include <wirepipe/plugin.h>
 
 #include "pipeline.h"
 #include "plugin_loader.h"
 #include "queue.h"
-#include "runner.h"
 
-struct wp_store;
+struct wp_run;
 
 #define WP_STAGE_METRICS_MAX 32
 
@@ -58,7 +60,9 @@ struct wp_stage_rt {
 
     /* Counters for the summary. */
     atomic_ullong n_in, n_out, n_dropped, n_failed, n_skipped, n_retries;
-    atomic_ullong n_discarded; /* held items an emit-only stage says it will never emit */
+    /* Items an emit-only stage took without emitting, less those it emitted later or
+     * discarded with discard_held(): what it still holds. */
+    atomic_llong n_held;
     atomic_ullong busy_ns;
 
     pthread_mutex_t metrics_lock;
@@ -66,11 +70,21 @@ struct wp_stage_rt {
     size_t metric_count;
 };
 
+/* Which callback a context was made for: host calls check it to refuse misuse. */
+enum wp_call_phase {
+    WP_PHASE_CREATE = 1,
+    WP_PHASE_PROCESS,
+    WP_PHASE_GENERATE,
+    WP_PHASE_FLUSH,
+};
+
 /* The per-call context behind struct wp_ctx. */
 struct wp_run_ctx {
     struct wp_ctx pub; /* first: plugins get &ctx->pub */
     struct wp_stage_rt *stage;
     unsigned worker;
+    enum wp_call_phase phase;
+    pthread_t thread; /* the thread the callback runs on: emit() is legal only there */
     /* NULL while generating or flushing: then emit pushes downstream at once. */
     struct wp_entry_vec *emits;
     uint64_t line; /* input line of the item being processed, for dead letters */
@@ -83,54 +97,39 @@ struct wp_run_ctx {
     char source[112]; /* "pipeline/stage[worker]" */
 };
 
-struct wp_run {
-    struct wp_pipeline_def *def;
-    struct wp_loader *loader;
-    struct wp_stage_rt *stages;
-    size_t stage_count;
-    struct wp_queue *output;   /* after the last stage */
-    struct wp_stage_rt decode; /* input text -> items, when the input gives text */
-    struct wp_stage_rt encode; /* items -> output text, when the output takes text */
-    /* Every hop in order: decode?, the stages, encode? */
-    struct wp_stage_rt **chain;
-    size_t chain_length;
-    const struct wp_run_options *options;
+/* What every hop needs, plugin stage or builtin: its run, locks and log prefix. */
+void wp__stage_rt_init(struct wp_stage_rt *stage, struct wp_run *run, const char *name);
+/* Destroy the plugin instance (if created) and free what the hop holds. */
+void wp__stage_rt_release(struct wp_stage_rt *stage);
 
-    atomic_bool stopping; /* stop taking input, drain */
-    atomic_bool failed;   /* exit 1 */
-    atomic_ullong n_read, n_written, n_dead;
-    atomic_ullong n_lost; /* items after an output failure, never written */
+/*
+ * wp__stage_bind() - find stage @index's plugin and stage ops and validate its config.
+ * Returns false with the reasons in @diags.
+ */
+bool wp__stage_bind(struct wp_run *run, size_t index, struct wp_diags *diags);
+/* wp__stage_create() - call the plugin's create(); false with the reason in @diags. */
+bool wp__stage_create(struct wp_stage_rt *stage, struct wp_diags *diags);
 
-    pthread_mutex_t dead_lock;
-    FILE *dead_file;
-    bool dead_open_failed;
-
-    pthread_mutex_t store_lock;
-    struct wp_store *store;
-    bool store_failed;
-    bool state_dir_made;
-
-    pthread_t input_thread;
-    bool input_thread_started;
-    /* Held while the signal thread wakes the input thread, so it never signals a thread
-     * that has finished (and may have been joined). */
-    pthread_mutex_t input_lock;
-    bool input_done;
-};
-
-/* host_api.c */
-extern const struct wp_host_api wp__host_api;
-void wp__ctx_init(struct wp_run_ctx *ctx, struct wp_stage_rt *stage, unsigned worker);
+void wp__ctx_init(struct wp_run_ctx *ctx, struct wp_stage_rt *stage, unsigned worker,
+                  enum wp_call_phase phase);
 /* Forget the previous call's emits, failure and retry request. */
 void wp__ctx_reset(struct wp_run_ctx *ctx, struct wp_entry_vec *emits, unsigned attempt,
                    uint64_t line);
-/* Push @vec downstream of @stage in release order; empties @vec. */
+
+/* Push @vec downstream of @stage, numbering it in release order; empties @vec. */
 bool wp__stage_push_out(struct wp_stage_rt *stage, struct wp_entry_vec *vec);
 
-/* deadletter.c */
-void wp__dead_letter(struct wp_run *run, const char *stage_id, const char *plugin,
-                     const json_t *item, enum wp_status code, const char *message,
-                     unsigned attempts, uint64_t line);
-void wp__dead_letter_close(struct wp_run *run);
+/*
+ * wp__stage_process() - offer @entry's item to the stage until it is done with it
+ * (retrying as asked); what goes on is appended to @results. Steals the entry's item.
+ */
+void wp__stage_process(struct wp_stage_rt *stage, struct wp_run_ctx *ctx, struct wp_entry *entry,
+                       struct wp_entry_vec *emits, struct wp_entry_vec *results);
 
-#endif /* WP_RUN_TYPES_H */
+/* wp__stage_finish() - one worker is done: the last flushes the stage and closes @out. */
+void wp__stage_finish(struct wp_stage_rt *stage);
+
+/* wp__stage_generate() - run a generating first stage to its end on the calling thread. */
+void wp__stage_generate(struct wp_stage_rt *stage);
+
+#endif /* WP_STAGE_H */

@@ -1,0 +1,295 @@
+/*
+ * A stage of a running pipeline: binding it to its plugin, creating it, offering it items
+ * (outcomes, retries, the item as it arrived, dead letters), flushing it, and pushing its
+ * results downstream in input order.
+ */
+#include "wp_internal.h"
+
+#include "stage.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "backoff.h"
+#include "deadletter.h"
+#include "host_api.h"
+#include "log.h"
+#include "runner.h"
+
+#define DEFAULT_RETRY_BASE_MS 200
+#define DEFAULT_RETRY_CAP_MS  30000
+
+void wp__stage_rt_init(struct wp_stage_rt *stage, struct wp_run *run, const char *name)
+{
+    stage->run = run;
+    pthread_mutex_init(&stage->order_lock, NULL);
+    pthread_cond_init(&stage->order_cond, NULL);
+    pthread_mutex_init(&stage->metrics_lock, NULL);
+    snprintf(stage->source, sizeof(stage->source), "%s/%s", run->def->name, name);
+}
+
+void wp__stage_rt_release(struct wp_stage_rt *stage)
+{
+    if (!stage->run)
+        return; /* never initialised */
+    if (stage->created && stage->ops->destroy)
+        stage->ops->destroy(stage->instance);
+    pthread_mutex_destroy(&stage->order_lock);
+    pthread_cond_destroy(&stage->order_cond);
+    pthread_mutex_destroy(&stage->metrics_lock);
+    wp__queue_free(stage->in);
+    wp_free(stage->threads);
+}
+
+bool wp__stage_bind(struct wp_run *run, size_t index, struct wp_diags *diags)
+{
+    struct wp_stage_rt *stage = &run->stages[index];
+    struct wp_stage_def *def = &run->def->stages[index];
+    wp__stage_rt_init(stage, run, def->id);
+    stage->index = index;
+    stage->def = def;
+
+    char place[256];
+    snprintf(place, sizeof(place), "%s: stages[%zu].plugin", run->def->path, index);
+    stage->plugin = wp__loader_get(run->loader, def->plugin, place, diags);
+    if (!stage->plugin)
+        return false;
+    stage->ops = wp__loader_find_stage(stage->plugin, def->stage);
+    if (!stage->ops) {
+        wp__diags_add(diags, "%s: stages[%zu].stage: plugin '%s' has no stage '%s'", run->def->path,
+                      index, stage->plugin->name, def->stage);
+        return false;
+    }
+    if (def->workers > 1 && !(stage->ops->flags & WP_STAGE_THREAD_SAFE)) {
+        wp__diags_add(diags,
+                      "%s: stages[%zu].workers: stage '%s' is not thread-safe; workers must "
+                      "be 1",
+                      run->def->path, index, stage->ops->name);
+        return false;
+    }
+    stage->workers = def->workers;
+    return wp__config_validate(run->def, index, stage->ops->config, diags) == WP_OK;
+}
+
+bool wp__stage_create(struct wp_stage_rt *stage, struct wp_diags *diags)
+{
+    struct wp_run_ctx ctx;
+    wp__ctx_init(&ctx, stage, 0, WP_PHASE_CREATE);
+    enum wp_status status = stage->ops->create(&ctx.pub, stage->def->config, &stage->instance);
+    if (status != WP_OK) {
+        wp__diags_add(diags, "%s: stages[%zu] '%s': cannot create stage: %s", stage->run->def->path,
+                      stage->index, stage->def->id,
+                      ctx.failed ? ctx.fail_text : wp_status_str(status));
+        return false;
+    }
+    stage->created = true;
+    return true;
+}
+
+void wp__ctx_init(struct wp_run_ctx *ctx, struct wp_stage_rt *stage, unsigned worker,
+                  enum wp_call_phase phase)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->pub.host = &wp__host_api;
+    ctx->stage = stage;
+    ctx->worker = worker;
+    ctx->phase = phase;
+    ctx->thread = pthread_self();
+    ctx->attempt = 1;
+    if (stage->workers > 1)
+        snprintf(ctx->source, sizeof(ctx->source), "%s[%u]", stage->source, worker);
+    else
+        snprintf(ctx->source, sizeof(ctx->source), "%s", stage->source);
+}
+
+void wp__ctx_reset(struct wp_run_ctx *ctx, struct wp_entry_vec *emits, unsigned attempt,
+                   uint64_t line)
+{
+    ctx->emits = emits;
+    ctx->attempt = attempt;
+    ctx->line = line;
+    ctx->failed = false;
+    ctx->fail_code = WP_OK;
+    ctx->fail_text[0] = '\0';
+    ctx->retry_set = false;
+    ctx->retry_ms = 0;
+}
+
+bool wp__stage_push_out(struct wp_stage_rt *stage, struct wp_entry_vec *vec)
+{
+    for (size_t i = 0; i < vec->count; i++)
+        vec->v[i].seq = stage->out_seq++;
+    atomic_fetch_add(&stage->n_out, vec->count);
+    bool pushed = vec->count == 0 || wp__queue_push(stage->out, vec->v, vec->count);
+    vec->count = 0; /* the queue owns the items now, or released them */
+    return pushed;
+}
+
+/* The item failed for good at this stage: apply the stage's on_error. */
+static void item_failed(struct wp_stage_rt *stage, struct wp_run_ctx *ctx, json_t *item,
+                        enum wp_status code, const char *message)
+{
+    switch (stage->def->on_error) {
+        case WP_ON_ERROR_SKIP:
+            atomic_fetch_add(&stage->n_skipped, 1);
+            wp__log(WP_LOG_WARN, ctx->source, "skipped an item: %s", message);
+            return;
+        case WP_ON_ERROR_FAIL:
+            wp__log(WP_LOG_ERROR, ctx->source, "stopping the pipeline (on_error: fail)");
+            wp__run_stop(stage->run);
+            break;
+        case WP_ON_ERROR_DEAD_LETTER:
+            break;
+    }
+    atomic_fetch_add(&stage->n_failed, 1);
+    wp__dead_letter(stage->run, stage->def->id, stage->plugin->name, item, code, message,
+                    ctx->attempt, ctx->line);
+}
+
+/* Sleep @ms unless the run is stopping; checked every 50 ms. */
+static void pause_ms(struct wp_run *run, unsigned ms)
+{
+    while (ms > 0 && !atomic_load(&run->stopping)) {
+        unsigned step = ms < 50 ? ms : 50;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= step;
+    }
+}
+
+/*
+ * A copy of the item as it arrived, kept across process() so a retry and a dead letter
+ * see that, not what a failing stage left half-edited.
+ */
+static json_t *snapshot(const struct wp_stage_rt *stage, json_t *item)
+{
+    if (stage->ops->flags & WP_STAGE_NO_SNAPSHOT)
+        return json_incref(item);
+    json_t *copy = json_deep_copy(item);
+    return copy ? copy : json_incref(item); /* out of memory: the edited item, not none */
+}
+
+void wp__stage_process(struct wp_stage_rt *stage, struct wp_run_ctx *ctx, struct wp_entry *entry,
+                       struct wp_entry_vec *emits, struct wp_entry_vec *results)
+{
+    json_t *item = entry->item;
+    atomic_fetch_add(&stage->n_in, 1);
+
+    if (atomic_load(&stage->fatal)) {
+        wp__ctx_reset(ctx, NULL, 1, entry->line);
+        item_failed(stage, ctx, item, WP_E_CANCELLED,
+                    "stage stopped after a fatal error; item not processed");
+        json_decref(item);
+        return;
+    }
+
+    for (unsigned attempt = 1;; attempt++) {
+        wp__ctx_reset(ctx, emits, attempt, entry->line);
+        json_t *arrived = snapshot(stage, item);
+        uint64_t start = wp__now_ns();
+        enum wp_outcome outcome = stage->ops->process(stage->instance, &ctx->pub, item);
+        atomic_fetch_add(&stage->busy_ns, wp__now_ns() - start);
+        const char *why = ctx->failed ? ctx->fail_text : "no reason given by the stage";
+        enum wp_status code = ctx->failed ? ctx->fail_code : WP_E_INVALID;
+
+        if (outcome != WP_OUTCOME_OK && outcome != WP_OUTCOME_DROP) {
+            /* Every failure path goes on with the item as it arrived. */
+            json_decref(item);
+            item = json_incref(arrived);
+        }
+        json_decref(arrived);
+
+        switch (outcome) {
+            case WP_OUTCOME_OK:
+                if (emits->count == 0 && !(stage->ops->flags & WP_STAGE_EMIT_ONLY)) {
+                    wp__entry_vec_push(results,
+                                       (struct wp_entry){.item = item, .line = entry->line});
+                    return;
+                }
+                if (emits->count == 0)
+                    atomic_fetch_add(&stage->n_held, 1);
+                for (size_t i = 0; i < emits->count; i++)
+                    wp__entry_vec_push(results, emits->v[i]);
+                emits->count = 0;
+                json_decref(item);
+                return;
+            case WP_OUTCOME_DROP:
+                atomic_fetch_add(&stage->n_dropped, 1);
+                break;
+            case WP_OUTCOME_RETRY:
+                wp__entry_vec_clear(emits);
+                if (attempt < stage->def->max_attempts && !atomic_load(&stage->run->stopping)) {
+                    atomic_fetch_add(&stage->n_retries, 1);
+                    unsigned delay = ctx->retry_set ? ctx->retry_ms
+                                                    : wp__backoff_ms(attempt, DEFAULT_RETRY_BASE_MS,
+                                                                     DEFAULT_RETRY_CAP_MS);
+                    pause_ms(stage->run, delay);
+                    continue;
+                }
+                {
+                    char message[WP_ERROR_TEXT_MAX * 3];
+                    snprintf(message, sizeof(message), "gave up after %u attempts: %s", attempt,
+                             why);
+                    item_failed(stage, ctx, item, ctx->failed ? code : WP_E_UNAVAILABLE, message);
+                }
+                break;
+            case WP_OUTCOME_REJECT:
+                item_failed(stage, ctx, item, code, why);
+                break;
+            case WP_OUTCOME_FATAL:
+                wp__log(WP_LOG_ERROR, ctx->source, "fatal: %s; stopping the pipeline", why);
+                atomic_store(&stage->fatal, true);
+                atomic_store(&stage->run->failed, true);
+                wp__run_stop(stage->run);
+                item_failed(stage, ctx, item, code, why);
+                break;
+            default:
+                /* Host misuse: not one of the five outcomes. The item is not lost. */
+                wp__log(WP_LOG_ERROR, ctx->source,
+                        "plugin '%s' returned outcome %d, which is not a wp_outcome",
+                        stage->plugin->name, (int)outcome);
+                item_failed(stage, ctx, item, WP_E_INVALID,
+                            "the stage returned an invalid outcome");
+                break;
+        }
+        wp__entry_vec_clear(emits);
+        json_decref(item);
+        return;
+    }
+}
+
+void wp__stage_finish(struct wp_stage_rt *stage)
+{
+    if (atomic_fetch_sub(&stage->workers_left, 1) != 1)
+        return;
+    if (stage->ops && stage->ops->flush && !atomic_load(&stage->fatal)) {
+        struct wp_run_ctx ctx;
+        wp__ctx_init(&ctx, stage, 0, WP_PHASE_FLUSH);
+        enum wp_outcome outcome = stage->ops->flush(stage->instance, &ctx.pub);
+        if (outcome == WP_OUTCOME_FATAL || outcome == WP_OUTCOME_REJECT) {
+            wp__log(WP_LOG_ERROR, ctx.source, "flush failed: %s",
+                    ctx.failed ? ctx.fail_text : "no reason given by the stage");
+            atomic_store(&stage->run->failed, true);
+        }
+    }
+    wp__queue_close(stage->out);
+}
+
+void wp__stage_generate(struct wp_stage_rt *stage)
+{
+    struct wp_run *run = stage->run;
+    struct wp_run_ctx ctx;
+    wp__ctx_init(&ctx, stage, 0, WP_PHASE_GENERATE);
+    uint64_t start = wp__now_ns();
+    enum wp_outcome outcome = stage->ops->generate(stage->instance, &ctx.pub);
+    atomic_fetch_add(&stage->busy_ns, wp__now_ns() - start);
+    atomic_store(&run->n_read, atomic_load(&stage->n_out));
+    if (outcome != WP_OUTCOME_OK) {
+        wp__log(WP_LOG_ERROR, ctx.source, "input failed: %s",
+                ctx.failed ? ctx.fail_text : wp_outcome_name(outcome));
+        atomic_store(&run->failed, true);
+    }
+    /* The stage's own workers were not started: close what they would have. */
+    wp__queue_close(stage->out);
+}
