@@ -520,8 +520,52 @@ static void test_bad_config(void **state)
     assert_int_equal(wp_mock_create(&m, "extract", NULL, "{\"mode\": \"pdf\"}"), WP_E_CONFIG);
     assert_non_null(strstr(m.fail_text, "mode"));
     wp_mock_release(&m);
+    /* Out of range: refused by the host's bounds, or by create() on a host without them. */
+    static const char *const out_of_range[][2] = {
+        {"{\"max_link_density\": 0}", "max_link_density"},
+        {"{\"max_link_density\": 1.5}", "max_link_density"},
+        {"{\"min_paragraph_chars\": 0}", "min_paragraph_chars"},
+        {"{\"min_paragraph_chars\": 10001}", "min_paragraph_chars"},
+        {"{\"min_body_chars\": -1}", "min_body_chars"},
+        {"{\"max_content_bytes\": 0}", "max_content_bytes"},
+        {"{\"max_content_bytes\": 2147483648}", "max_content_bytes"},
+        {"{\"json_ld_min_ratio\": -0.5}", "json_ld_min_ratio"},
+        {"{\"json_ld_min_ratio\": 11}", "json_ld_min_ratio"},
+    };
+    for (size_t i = 0; i < sizeof(out_of_range) / sizeof(out_of_range[0]); i++) {
+        wp_mock_init(&m);
+        if (wp_mock_create(&m, "extract", NULL, out_of_range[i][0]) != WP_E_CONFIG)
+            fail_msg("config %s was accepted", out_of_range[i][0]);
+        if (!strstr(m.fail_text, out_of_range[i][1]))
+            fail_msg("config %s: reason '%s' does not name the key", out_of_range[i][0],
+                     m.fail_text);
+        wp_mock_release(&m);
+    }
+    /* The ends of each range are accepted. */
     wp_mock_init(&m);
-    assert_int_equal(wp_mock_create(&m, "extract", NULL, "{\"max_link_density\": 0}"), WP_E_CONFIG);
+    assert_int_equal(wp_mock_create(&m, "extract", NULL,
+                                    "{\"max_link_density\": 1, \"min_paragraph_chars\": 10000, "
+                                    "\"min_body_chars\": 0, \"max_content_bytes\": 2147483647, "
+                                    "\"json_ld_min_ratio\": 0}"),
+                     WP_OK);
+    wp_mock_release(&m);
+}
+
+/* Every integer and number key declares its range, so the host can check it and show it. */
+static void test_config_bounds_declared(void **state)
+{
+    (void)state;
+    struct wp_mock m;
+    setup_mock(&m, NULL);
+    size_t numeric = 0;
+    for (const struct wp_config_key *k = m.ops->config; k->name; k++) {
+        if (k->type != WP_CONFIG_INT && k->type != WP_CONFIG_NUMBER)
+            continue;
+        numeric++;
+        if (!k->bounded || k->min > k->max)
+            fail_msg("config key '%s' has no range", k->name);
+    }
+    assert_int_equal(numeric, 5);
     wp_mock_release(&m);
 }
 
@@ -653,6 +697,9 @@ static void test_language_sources(void **state)
         {"<html><head><meta property=\"og:locale\" content=\"pt_BR\">", "pt-BR"},
         {"<html><head><meta http-equiv=\"Content-Language\" content=\"de-de, en\">", "de-DE"},
         {"<html lang=\"TR\"><head>", "tr"},
+        /* Not well-formed tags: the next source is used. */
+        {"<html lang=\"en-\"><head><meta property=\"og:locale\" content=\"fr_FR\">", "fr-FR"},
+        {"<html lang=\"english\"><head><meta property=\"og:locale\" content=\"it\">", "it"},
     };
     struct wp_mock m;
     setup_mock(&m, NULL);
@@ -737,6 +784,7 @@ int main(void)
         cmocka_unit_test(test_nul_byte),
         cmocka_unit_test(test_date_formats),
         cmocka_unit_test(test_language_sources),
+        cmocka_unit_test(test_config_bounds_declared),
         cmocka_unit_test(test_meta_charset_ignored),
         cmocka_unit_test(test_bad_json_ld_ignored),
     };
