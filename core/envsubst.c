@@ -5,35 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <wirepipe/buf.h>
+
+#include "host_api.h"
 #include "utf8.h"
-
-struct sbuf {
-    char *data;
-    size_t len;
-    size_t alloc;
-    bool nomem;
-};
-
-static void sbuf_add(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->nomem)
-        return;
-    if (b->len + n + 1 > b->alloc) {
-        size_t want = b->alloc ? b->alloc : 64;
-        while (want < b->len + n + 1)
-            want *= 2;
-        char *data = wp_realloc(b->data, want);
-        if (!data) {
-            b->nomem = true;
-            return;
-        }
-        b->data = data;
-        b->alloc = want;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
 
 static bool name_start(char c)
 {
@@ -47,7 +22,7 @@ static bool name_char(char c)
 
 /* Substitute one ${...} whose inside is @inner (@len bytes, no closing brace). */
 static bool expand_one(const char *inner, size_t len, const char *where, struct wp_diags *diags,
-                       struct sbuf *b)
+                       struct wp_buf *b)
 {
     size_t n = 0;
     while (n < len && name_char(inner[n]))
@@ -78,7 +53,7 @@ static bool expand_one(const char *inner, size_t len, const char *where, struct 
         }
     } else if (!value || !*value) {
         if (op == '-') {
-            sbuf_add(b, word, word_len);
+            wp_buf_add(b, word, word_len);
             return true;
         }
         if (word_len)
@@ -93,32 +68,32 @@ static bool expand_one(const char *inner, size_t len, const char *where, struct 
         wp__diags_add(diags, "%s: environment variable '%s' is not valid UTF-8", where, name);
         return false;
     }
-    sbuf_add(b, value, value_len);
+    wp_buf_add(b, value, value_len);
     return true;
 }
 
 enum wp_status wp__envsubst(const char *text, const char *where, struct wp_diags *diags, char **out)
 {
-    struct sbuf b = {0};
+    struct wp_buf b;
+    wp_buf_init(&b, &wp__host_api);
     bool ok = true;
     const char *p = text;
 
     *out = NULL;
-    sbuf_add(&b, "", 0);
     while (*p) {
         const char *dollar = strchr(p, '$');
         if (!dollar) {
-            sbuf_add(&b, p, strlen(p));
+            wp_buf_add(&b, p, strlen(p));
             break;
         }
-        sbuf_add(&b, p, (size_t)(dollar - p));
+        wp_buf_add(&b, p, (size_t)(dollar - p));
         if (dollar[1] == '$' && dollar[2] == '{') {
-            sbuf_add(&b, "${", 2);
+            wp_buf_add(&b, "${", 2);
             p = dollar + 3;
             continue;
         }
         if (dollar[1] != '{') {
-            sbuf_add(&b, "$", 1);
+            wp_buf_add(&b, "$", 1);
             p = dollar + 1;
             continue;
         }
@@ -133,14 +108,10 @@ enum wp_status wp__envsubst(const char *text, const char *where, struct wp_diags
             ok = false;
         p = close + 1;
     }
-    if (b.nomem) {
-        wp_free(b.data);
-        return WP_E_NOMEM;
-    }
     if (!ok) {
-        wp_free(b.data);
+        wp_buf_release(&b);
         return WP_E_CONFIG;
     }
-    *out = b.data;
-    return WP_OK;
+    *out = wp_buf_detach(&b, NULL);
+    return *out ? WP_OK : WP_E_NOMEM;
 }

@@ -23,9 +23,12 @@
 #include <time.h>
 #include <zlib.h>
 
+#include <wirepipe/buf.h>
+
 #include <curl/curl.h>
 
 #include "backoff.h"
+#include "host_api.h"
 
 #define HTTP_DEFAULT_CONNECT_MS 10000L
 #define HTTP_DEFAULT_TIMEOUT_MS 30000L
@@ -302,9 +305,7 @@ struct http_xfer {
     unsigned attempt;
 
     /* what the current attempt received */
-    char *body;
-    size_t body_len;
-    size_t body_cap;
+    struct wp_buf body;
     char *content_type;
     char *etag;
     char *last_modified;
@@ -329,15 +330,14 @@ struct http_xfer {
 
 static void xfer_attempt_reset(struct http_xfer *x)
 {
-    wp_free(x->body);
+    wp_buf_release(&x->body);
     wp_free(x->content_type);
     wp_free(x->etag);
     wp_free(x->last_modified);
     wp_free(x->retry_after);
     wp_free(x->content_encoding);
-    x->body = x->content_type = x->etag = x->last_modified = NULL;
+    x->content_type = x->etag = x->last_modified = NULL;
     x->retry_after = x->content_encoding = NULL;
-    x->body_len = x->body_cap = 0;
     if (x->z_live)
         inflateEnd(&x->z);
     x->z_live = x->z_done = x->z_raw_tried = false;
@@ -447,6 +447,7 @@ static enum wp_status xfer_init(struct http_xfer *x, struct wp_ctx *ctx,
                                 const struct wp_http_request *req, struct wp_http_response *resp)
 {
     memset(x, 0, sizeof(*x));
+    wp_buf_init(&x->body, &wp__host_api);
     memset(resp, 0, sizeof(*resp));
     x->ctx = ctx;
     x->req = req;
@@ -515,25 +516,14 @@ static bool xfer_admit(struct http_xfer *x)
 
 static bool body_append(struct http_xfer *x, const char *data, size_t len)
 {
-    if (len > x->max_body - x->body_len) {
+    if (len > x->max_body - x->body.len) {
         x->abort_code = WP_E_LIMIT;
         return false;
     }
-    if (x->body_len + len + 1 > x->body_cap) {
-        size_t cap = x->body_cap ? x->body_cap : 16384;
-        while (cap < x->body_len + len + 1)
-            cap *= 2;
-        char *grown = wp_realloc(x->body, cap);
-        if (!grown) {
-            x->abort_code = WP_E_NOMEM;
-            return false;
-        }
-        x->body = grown;
-        x->body_cap = cap;
+    if (!wp_buf_add(&x->body, data, len)) {
+        x->abort_code = WP_E_NOMEM;
+        return false;
     }
-    memcpy(x->body + x->body_len, data, len);
-    x->body_len += len;
-    x->body[x->body_len] = '\0';
     return true;
 }
 
@@ -926,25 +916,26 @@ static void xfer_finish(struct http_xfer *x, CURL *h)
             resp->retry_after_ms = ms;
     }
     if (x->code == WP_OK) {
-        if (!x->body)
-            x->body = wp_calloc(1, 1);
+        size_t body_len = 0;
+        char *body = wp_buf_detach(&x->body, &body_len);
         char *url = NULL;
         if (h)
             curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &url);
         resp->effective_url = wp_strdup(url ? url : x->req->url);
-        if (!x->body || !resp->effective_url) {
+        if (!body || !resp->effective_url) {
+            wp_free(body);
             wp_free(resp->effective_url);
             resp->effective_url = NULL;
             resp->code = WP_E_NOMEM;
             snprintf(resp->error, sizeof(resp->error), "out of memory while fetching '%s'",
                      x->log_url);
         } else {
-            resp->body = x->body;
-            resp->body_len = x->body_len;
+            resp->body = body;
+            resp->body_len = body_len;
             resp->content_type = x->content_type;
             resp->etag = x->etag;
             resp->last_modified = x->last_modified;
-            x->body = x->content_type = x->etag = x->last_modified = NULL;
+            x->content_type = x->etag = x->last_modified = NULL;
             if ((x->status < 200 || x->status > 299) && x->status != 304)
                 snprintf(resp->error, sizeof(resp->error), "http %ld from '%s' after %u %s",
                          x->status, x->log_url, x->attempt,

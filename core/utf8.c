@@ -4,40 +4,14 @@
 
 #include <string.h>
 
+#include <wirepipe/utf8.h>
+
 size_t wp__utf8_sequence(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    if (len == 0 || p[0] == 0)
+    /* The host's rule adds one thing to the shared decoder's: no NUL in text. */
+    if (len == 0 || s[0] == 0)
         return 0;
-    unsigned c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    unsigned cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 1;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 2;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 3;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (len <= n)
-        return 0;
-    for (size_t k = 1; k <= n; k++) {
-        if ((p[k] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[k] & 0x3F);
-    }
-    /* Overlong forms, UTF-16 surrogates and values past U+10FFFF. */
-    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n + 1;
+    return wp_utf8_sequence(s, len);
 }
 
 bool wp__utf8_valid(const char *s, size_t len)
@@ -63,7 +37,7 @@ json_t *wp__json_string_lossy(const char *s, size_t len)
     for (size_t i = 0; i < len;) {
         size_t n = wp__utf8_sequence(s + i, len - i);
         if (n == 0) {
-            memcpy(out + used, "\xEF\xBF\xBD", 3);
+            memcpy(out + used, WP_UTF8_REPLACEMENT, 3);
             used += 3;
             i++;
         } else {
