@@ -1,5 +1,5 @@
 /*
- * fetch_charset.c - every fetched page becomes valid UTF-8. Included by fetch.c.
+ * fetch_charset.c - every fetched page becomes valid UTF-8.
  *
  * The charset is taken from, in this order: the Content-Type header, the document's own
  * declaration (<meta charset>, <meta http-equiv>, <?xml encoding?>), a byte-order mark,
@@ -7,14 +7,20 @@
  * decoded becomes one U+FFFD and is counted, and so are NUL characters (jansson strings
  * cannot carry them) and unpaired surrogates.
  */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <uchardet.h>
 
-struct fetch_text {
-    char *data; /* UTF-8, NUL-terminated; host->free */
-    size_t len;
-    char charset[48];   /* the converter that decoded it, as named here */
-    const char *origin; /* "header", "declared", "bom", "detected" or "default" */
-    long replacements;  /* U+FFFD written for undecodable input */
-};
+#include <wirepipe/utf8.h>
+
+#include <unicode/ucnv.h>
+#include <unicode/ucnv_cb.h>
+#include <unicode/ustring.h>
+
+#include "fetch.h"
 
 /* Pull a charset token out of "...charset=VALUE..." at @p (case-insensitive search). */
 static bool fetch_charset_param(const char *s, size_t n, char out[48])
@@ -155,30 +161,16 @@ static size_t fetch_bom(const char *data, size_t len, const char **charset)
  */
 static bool fetch_looks_utf8(const char *data, size_t len)
 {
-    const unsigned char *d = (const unsigned char *)data;
     size_t valid = 0, invalid = 0;
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = d[i];
-        if (c < 0x80) {
+    for (size_t i = 0; i < len;) {
+        if ((unsigned char)data[i] < 0x80) {
             i++;
             continue;
         }
-        size_t need = c >= 0xF0 && c <= 0xF4 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 && c < 0xE0 ? 1 : 0;
-        if (c > 0xF4)
-            need = 0;
-        bool ok = need > 0 && i + need < len;
-        for (size_t k = 1; ok && k <= need; k++) {
-            if ((d[i + k] & 0xC0) != 0x80)
-                ok = false;
-        }
-        if (ok) {
-            valid++;
-            i += need + 1;
-        } else {
+        if (wp_utf8_next(data, len, &i) < 0)
             invalid++;
-            i++;
-        }
+        else
+            valid++;
     }
     return valid > 0 && valid >= invalid;
 }
@@ -299,14 +291,9 @@ out:
     return status;
 }
 
-/*
- * fetch_decode() - turn fetched bytes into UTF-8 text.
- *
- * @content_type is the Content-Type header (or NULL for files). Fills @out (release
- * out->data with host->free). Returns WP_OK, WP_E_LIMIT or WP_E_NOMEM.
- */
-static enum wp_status fetch_decode(const struct wp_host_api *host, const char *data, size_t len,
-                                   const char *content_type, struct fetch_text *out)
+/* fetch_decode() - see fetch.h. */
+enum wp_status fetch_decode(const struct wp_host_api *host, const char *data, size_t len,
+                            const char *content_type, struct fetch_text *out)
 {
     memset(out, 0, sizeof(*out));
     const char *bom_charset = NULL;

@@ -1,13 +1,22 @@
 /*
- * fetch_feed.c - RSS 2.0, RSS 1.0 and Atom 1.0 entries as JSON objects. Included by fetch.c.
+ * fetch_feed.c - RSS 2.0, RSS 1.0 and Atom 1.0 entries as JSON objects.
  *
  * libxml2 parses with XML_PARSE_NONET and without XML_PARSE_NOENT/DTDLOAD, so no external
  * entity or DTD is ever fetched or expanded. The text handed in is UTF-8 already (see
  * fetch_charset.c), and the parser is told so, overriding the document's own declaration.
  *
  * Each entry becomes {headline, link, guid, published, authors[], keywords[], content,
- * content_type}; fetch.c turns it into an item.
+ * content_type}; fetch_items.c turns it into an item.
  */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "fetch.h"
 
 #define NS_ATOM    "http://www.w3.org/2005/Atom"
 #define NS_RSS1    "http://purl.org/rss/1.0/"
@@ -206,14 +215,9 @@ static json_t *feed_atom_entry(const xmlNode *e)
     return entry;
 }
 
-/*
- * fetch_parse_feed() - parse @text as a feed and append its entries to @entries.
- *
- * Returns WP_OK, or WP_E_INVALID with the reason in @err: not well-formed XML (with the
- * line), or a root element that is neither <rss>, <rdf:RDF> nor Atom's <feed>.
- */
-static enum wp_status fetch_parse_feed(const struct fetch_text *text, const char *base_url,
-                                       json_t *entries, char *err, size_t errlen)
+/* fetch_parse_feed() - see fetch.h. */
+enum wp_status fetch_parse_feed(const struct fetch_text *text, const char *base_url,
+                                json_t *entries, char *err, size_t errlen)
 {
     if (text->len > INT_MAX) {
         snprintf(err, errlen, "feed too large to parse");

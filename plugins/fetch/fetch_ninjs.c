@@ -1,5 +1,5 @@
 /*
- * fetch_ninjs.c - IPTC ninjs objects (1.x and 2.x) as item fields. Included by fetch.c.
+ * fetch_ninjs.c - IPTC ninjs objects (1.x and 2.x) as item fields.
  *
  * Mapping: uri -> uri (and the id), headlines[role main] or headline -> headline,
  * a text/plain body (bodies[] or body_text) -> body, else an HTML body (bodies[] or
@@ -8,6 +8,15 @@
  * published; by -> authors; subjects[].name and keywords[] -> keywords. The whole object
  * is kept under "ninjs" so publish can carry its other fields through.
  */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <wirepipe/buf.h>
+
+#include <jansson.h>
+
+#include "fetch.h"
 
 static const char *ninjs_str(const json_t *obj, const char *key)
 {
@@ -45,12 +54,9 @@ static const char *ninjs_pick(const json_t *array, const char *role, const char 
     return fallback;
 }
 
-/*
- * fetch_ninjs_fill() - set @item's fields from ninjs object @obj.
- * Returns false with the reason in @err when @obj is not ninjs.
- */
-static bool fetch_ninjs_fill(const struct wp_host_api *host, const json_t *obj, json_t *item,
-                             char *err, size_t errlen)
+/* fetch_ninjs_fill() - see fetch.h. */
+bool fetch_ninjs_fill(const struct wp_host_api *host, const json_t *obj, json_t *item, char *err,
+                      size_t errlen)
 {
     if (!json_is_object(obj)) {
         snprintf(err, errlen, "not a ninjs object: a JSON %s",
@@ -92,11 +98,11 @@ static bool fetch_ninjs_fill(const struct wp_host_api *host, const json_t *obj, 
     if (!text && !html)
         text = ninjs_str(obj, "description_text");
     if (text) {
-        struct fbuf b;
-        fbuf_init(&b, host);
+        struct wp_buf b;
+        wp_buf_init(&b, host);
         if (fetch_paragraphs(&b, text, strlen(text)))
             fetch_set_strn(item, WP_ITEM_BODY, b.data, b.len);
-        fbuf_release(&b);
+        wp_buf_release(&b);
     } else if (html) {
         fetch_set_str(item, WP_ITEM_CONTENT, html);
     }

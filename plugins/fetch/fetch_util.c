@@ -1,84 +1,20 @@
 /*
- * fetch_util.c - small helpers of the fetch plugin: a growable byte buffer, stable ids,
- * times, URLs. Included by fetch.c (one translation unit, so everything stays static).
+ * fetch_util.c - small helpers of the fetch plugin: stable ids, times, URLs, strings.
  */
+#define _DEFAULT_SOURCE /* timegm, gmtime_r */
 
-/* A growable byte buffer whose memory comes from the host table. */
-struct fbuf {
-    const struct wp_host_api *host;
-    char *data;
-    size_t len;
-    size_t cap;
-};
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
 
-static void fbuf_init(struct fbuf *b, const struct wp_host_api *host)
-{
-    b->host = host;
-    b->data = NULL;
-    b->len = 0;
-    b->cap = 0;
-}
+#include <curl/curl.h>
+#include <jansson.h>
+#include <libxml/uri.h>
 
-static void fbuf_release(struct fbuf *b)
-{
-    if (b->data)
-        b->host->free(b->data);
-    b->data = NULL;
-    b->len = 0;
-    b->cap = 0;
-}
-
-/* Make room for @extra more bytes plus a NUL. Returns false when out of memory. */
-static bool fbuf_reserve(struct fbuf *b, size_t extra)
-{
-    if (extra > SIZE_MAX / 2 - b->len - 1)
-        return false;
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    char *p = b->host->realloc(b->data, cap);
-    if (!p)
-        return false;
-    b->data = p;
-    b->cap = cap;
-    return true;
-}
-
-static bool fbuf_append(struct fbuf *b, const char *s, size_t n)
-{
-    if (!fbuf_reserve(b, n))
-        return false;
-    if (n)
-        memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return true;
-}
-
-static bool fbuf_puts(struct fbuf *b, const char *s)
-{
-    return fbuf_append(b, s, strlen(s));
-}
-
-static bool fbuf_printf(struct fbuf *b, const char *fmt, ...) WP_PRINTF(2, 3);
-
-static bool fbuf_printf(struct fbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || !fbuf_reserve(b, (size_t)n))
-        return false;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return true;
-}
+#include "fetch.h"
 
 /*
  * The stable id scheme: "sha256:" followed by the lower-case hex SHA-256 of the item's
@@ -86,26 +22,22 @@ static bool fbuf_printf(struct fbuf *b, const char *fmt, ...)
  * feed entry as written in the feed, or the uri of a ninjs object. The same story fetched
  * again therefore gets the same id, run after run and machine after machine.
  */
-#define FETCH_ID_LEN (7 + 64)
-
-static bool fetch_make_id(const char *identity, size_t len, char out[FETCH_ID_LEN + 1])
+bool fetch_make_id(const struct wp_host_api *host, const char *identity, size_t len,
+                   char out[FETCH_ID_LEN + 1])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    if (!EVP_Digest(identity, len, md, &md_len, EVP_sha256(), NULL) || md_len != 32)
-        return false;
-    static const char hex[] = "0123456789abcdef";
     memcpy(out, "sha256:", 7);
-    for (unsigned i = 0; i < 32; i++) {
-        out[7 + 2 * i] = hex[md[i] >> 4];
-        out[7 + 2 * i + 1] = hex[md[i] & 15];
-    }
-    out[FETCH_ID_LEN] = '\0';
-    return true;
+    return host->sha256_hex(identity, len, out + 7) == WP_OK;
+}
+
+bool fetch_set_id(const struct wp_host_api *host, json_t *item, const char *identity)
+{
+    char id[FETCH_ID_LEN + 1];
+    return fetch_make_id(host, identity, strlen(identity), id) &&
+           fetch_set_str(item, WP_ITEM_ID, id);
 }
 
 /* RFC 3339 UTC text of @t. */
-static void fetch_format_time(time_t t, char out[32])
+void fetch_format_time(time_t t, char out[32])
 {
     struct tm tm;
     if (!gmtime_r(&t, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
@@ -171,7 +103,7 @@ static bool fetch_parse_rfc3339(const char *s, time_t *out)
  * Normalise a date from a feed or ninjs object to RFC 3339 UTC. RFC 3339 first (Atom,
  * ninjs, dc:date), then the RFC 822 family RSS uses, parsed by libcurl's date parser.
  */
-static bool fetch_normalize_date(const char *text, char out[32])
+bool fetch_normalize_date(const char *text, char out[32])
 {
     char buf[128];
     size_t n = strlen(text);
@@ -197,12 +129,12 @@ static bool fetch_normalize_date(const char *text, char out[32])
     return true;
 }
 
-static bool fetch_is_http_url(const char *url)
+bool fetch_is_http_url(const char *url)
 {
     return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
 }
 
-static bool fetch_has_scheme(const char *s, const char **colon)
+bool fetch_has_scheme(const char *s, const char **colon)
 {
     const char *p = s;
     if (!isalpha((unsigned char)*p))
@@ -222,7 +154,7 @@ static bool fetch_has_scheme(const char *s, const char **colon)
  * and "http://example.org/a" are one story. Returns a new string (host->free), or NULL when
  * the URL cannot be parsed.
  */
-static char *fetch_canonical_url(const struct wp_host_api *host, const char *url)
+char *fetch_canonical_url(const struct wp_host_api *host, const char *url)
 {
     xmlURIPtr uri = xmlParseURI(url);
     if (!uri)
@@ -259,7 +191,7 @@ out:
 }
 
 /* Resolve @ref against @base (a feed's URL). Returns a new string (host->free) or NULL. */
-static char *fetch_resolve_url(const struct wp_host_api *host, const char *ref, const char *base)
+char *fetch_resolve_url(const struct wp_host_api *host, const char *ref, const char *base)
 {
     xmlChar *built = xmlBuildURI((const xmlChar *)ref, (const xmlChar *)base);
     if (!built)
@@ -270,7 +202,7 @@ static char *fetch_resolve_url(const struct wp_host_api *host, const char *ref, 
 }
 
 /* The host part of an http(s) URL, for source.name. Returns a new string or NULL. */
-static char *fetch_url_host(const struct wp_host_api *host, const char *url)
+char *fetch_url_host(const struct wp_host_api *host, const char *url)
 {
     xmlURIPtr uri = xmlParseURI(url);
     if (!uri)
@@ -281,7 +213,7 @@ static char *fetch_url_host(const struct wp_host_api *host, const char *url)
 }
 
 /* Trim ASCII white space from both ends of [*s, *s + *n). */
-static void fetch_trim(const char **s, size_t *n)
+void fetch_trim(const char **s, size_t *n)
 {
     while (*n && isspace((unsigned char)**s)) {
         (*s)++;
@@ -291,14 +223,14 @@ static void fetch_trim(const char **s, size_t *n)
         (*n)--;
 }
 
-static bool fetch_has_prefix_ci(const char *s, size_t n, const char *prefix)
+bool fetch_has_prefix_ci(const char *s, size_t n, const char *prefix)
 {
     size_t p = strlen(prefix);
     return n >= p && strncasecmp(s, prefix, p) == 0;
 }
 
 /* Find @needle (ASCII, case-insensitive) in the first @n bytes of @hay. */
-static const char *fetch_memcasemem(const char *hay, size_t n, const char *needle)
+const char *fetch_memcasemem(const char *hay, size_t n, const char *needle)
 {
     size_t m = strlen(needle);
     if (m == 0 || n < m)
@@ -314,22 +246,19 @@ static const char *fetch_memcasemem(const char *hay, size_t n, const char *needl
  * Set @key of @obj to a JSON string of @s (length @n), which must be valid UTF-8 already.
  * Returns false when jansson refuses it (invalid UTF-8 or out of memory).
  */
-static bool fetch_set_strn(json_t *obj, const char *key, const char *s, size_t n)
+bool fetch_set_strn(json_t *obj, const char *key, const char *s, size_t n)
 {
     json_t *v = json_stringn(s, n);
     return v && json_object_set_new(obj, key, v) == 0;
 }
 
-static bool fetch_set_str(json_t *obj, const char *key, const char *s)
+bool fetch_set_str(json_t *obj, const char *key, const char *s)
 {
     return fetch_set_strn(obj, key, s, strlen(s));
 }
 
-/*
- * Plain text with its paragraphs separated by one blank line, as item.h asks for "body":
- * lines are trimmed and empty lines dropped. Returns false when out of memory.
- */
-static bool fetch_paragraphs(struct fbuf *out, const char *s, size_t n)
+/* Plain text with its paragraphs separated by one blank line (see fetch.h). */
+bool fetch_paragraphs(struct wp_buf *out, const char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -340,14 +269,35 @@ static bool fetch_paragraphs(struct fbuf *out, const char *s, size_t n)
         size_t len = j - i;
         fetch_trim(&line, &len);
         if (len) {
-            if (out->len && !fbuf_append(out, "\n\n", 2))
-                return false;
-            if (!fbuf_append(out, line, len))
-                return false;
+            if (out->len)
+                wp_buf_add(out, "\n\n", 2);
+            wp_buf_add(out, line, len);
         }
         i = j + 1;
     }
-    if (!out->data)
-        return fbuf_append(out, "", 0);
-    return true;
+    /* An empty text is still a string: make sure there is one. */
+    wp_buf_add(out, "", 0);
+    return !out->failed;
+}
+
+/* The media type without parameters, for source.content_type. */
+void fetch_media_type(const char *ct, char out[96])
+{
+    size_t n = strcspn(ct, ";");
+    while (n && isspace((unsigned char)ct[n - 1]))
+        n--;
+    if (n > 95)
+        n = 95;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)ct[i]);
+    out[n] = '\0';
+}
+
+/* Strings from json_dumps() belong to jansson's allocator, whichever the host set. */
+void fetch_json_free(void *ptr)
+{
+    json_free_t jfree = NULL;
+    json_get_alloc_funcs(NULL, &jfree);
+    if (jfree)
+        jfree(ptr);
 }

@@ -1,5 +1,5 @@
 /*
- * publish_ninjs.c - an item as IPTC ninjs 2.1 objects. Included by publish.c.
+ * publish_ninjs.c - an item as IPTC ninjs 2.1 objects.
  *
  * The original story is one object; every entry of item.translations becomes an object of
  * its own, in its language, linked both ways (the only links the 2.1 schema offers for
@@ -15,6 +15,19 @@
  * Fields copied from a ninjs source (item.ninjs, kept by fetch) are only those whose
  * value has the type the 2.1 schema requires, so output always validates.
  */
+#define _POSIX_C_SOURCE 200809L /* gmtime_r */
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <wirepipe/lang.h>
+#include <wirepipe/utf8.h>
+
+#include <jansson.h>
+
+#include "publish.h"
 
 #define NINJS_SCHEMA "http://www.iptc.org/std/ninjs/ninjs-schema_2.1.json"
 
@@ -22,17 +35,6 @@ static const char *pub_str(const json_t *obj, const char *key)
 {
     const json_t *v = json_object_get(obj, key);
     return json_is_string(v) && json_string_length(v) > 0 ? json_string_value(v) : NULL;
-}
-
-/* Count code points of UTF-8 @s (jansson strings are valid UTF-8). */
-static json_int_t pub_charcount(const char *s)
-{
-    json_int_t n = 0;
-    for (; *s; s++) {
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            n++;
-    }
-    return n;
 }
 
 static bool pub_is_rfc3339(const char *s)
@@ -52,16 +54,13 @@ static bool pub_is_rfc3339(const char *s)
     return true;
 }
 
-/* A language tag ninjs and file names can carry: letters, digits and '-'. */
+/*
+ * A language tag ninjs, uris and file names can carry: a well-formed BCP 47 tag written
+ * with '-' (ninjs wants BCP 47; wp_lang_tag_valid also takes POSIX's '_').
+ */
 static bool pub_is_lang(const char *s)
 {
-    if (!s || !*s || strlen(s) > 35)
-        return false;
-    for (; *s; s++) {
-        if (!isalnum((unsigned char)*s) && *s != '-')
-            return false;
-    }
-    return true;
+    return wp_lang_tag_valid(s) && !strchr(s, '_');
 }
 
 static void pub_add_entities(json_t *out, const json_t *entities)
@@ -222,7 +221,7 @@ static void pub_set_text(json_t *out, const char *headline, const char *body, co
         json_object_set_new(out, "bodies",
                             json_pack("[{s:s,s:s,s:s,s:I}]", "role", "text", "contenttype",
                                       "text/plain", "value", body, "charcount",
-                                      (json_int_t)pub_charcount(body)));
+                                      (json_int_t)wp_utf8_count(body, strlen(body))));
     else if (html)
         json_object_set_new(out, "bodies",
                             json_pack("[{s:s,s:s,s:s}]", "role", "html", "contenttype", "text/html",
@@ -243,12 +242,8 @@ static json_t *pub_association(const char *name, json_t *uri, const char *lang,
     return a;
 }
 
-/*
- * pub_ninjs() - the ninjs objects of @item: an array of {suffix, doc}, the original first
- * (suffix "") then one per translation (suffix "." LANG). Returns a new array, or NULL with
- * the reason in @err.
- */
-static json_t *pub_ninjs(const json_t *item, char *err, size_t errlen)
+/* pub_ninjs() - see publish.h. */
+json_t *pub_ninjs(const json_t *item, char *err, size_t errlen)
 {
     const char *id = pub_str(item, WP_ITEM_ID);
     if (!id) {
