@@ -28,6 +28,8 @@ static struct wp_run_ctx *impl(struct wp_ctx *ctx)
 }
 
 static void host_log(struct wp_ctx *ctx, enum wp_log_level level, const char *fmt, ...)
+    WP_PRINTF(3, 4);
+static void host_log(struct wp_ctx *ctx, enum wp_log_level level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -89,6 +91,8 @@ static enum wp_status host_emit(struct wp_ctx *ctx, json_t *item)
 }
 
 static void host_fail(struct wp_ctx *ctx, enum wp_status code, const char *fmt, ...)
+    WP_PRINTF(3, 4);
+static void host_fail(struct wp_ctx *ctx, enum wp_status code, const char *fmt, ...)
 {
     struct wp_run_ctx *c = impl(ctx);
     va_list ap;
@@ -111,6 +115,8 @@ static unsigned host_attempt(struct wp_ctx *ctx)
 }
 
 static enum wp_status host_dead_letter(struct wp_ctx *ctx, const json_t *item, enum wp_status code,
+                                       const char *fmt, ...) WP_PRINTF(4, 5);
+static enum wp_status host_dead_letter(struct wp_ctx *ctx, const json_t *item, enum wp_status code,
                                        const char *fmt, ...)
 {
     struct wp_run_ctx *c = impl(ctx);
@@ -125,6 +131,8 @@ static enum wp_status host_dead_letter(struct wp_ctx *ctx, const json_t *item, e
     return WP_OK;
 }
 
+static enum wp_status host_item_add_error(struct wp_ctx *ctx, json_t *item, enum wp_status code,
+                                          const char *fmt, ...) WP_PRINTF(4, 5);
 static enum wp_status host_item_add_error(struct wp_ctx *ctx, json_t *item, enum wp_status code,
                                           const char *fmt, ...)
 {

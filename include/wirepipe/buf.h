@@ -118,6 +118,7 @@ static inline bool wp_buf_addch(struct wp_buf *b, char c)
     return wp_buf_add(b, &c, 1);
 }
 
+static inline bool wp_buf_vaddf(struct wp_buf *b, const char *fmt, va_list ap) WP_PRINTF(2, 0);
 static inline bool wp_buf_vaddf(struct wp_buf *b, const char *fmt, va_list ap)
 {
     va_list copy;
