@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <wirepipe/lang.h>
 #include <wirepipe/plugin.h>
 
 #include <jansson.h>
@@ -56,15 +57,18 @@ static const struct wp_config_key ld_config[] = {
     {.name = "fields",
      .type = WP_CONFIG_STRINGS,
      .default_json = "[\"headline\", \"body\"]",
-     .doc = "item fields whose text is joined and detected (non-string fields are skipped)"},
+     .doc = "item fields whose text is joined and detected (non-string fields are skipped)",
+     .min_items = 1},
     {.name = "min_chars",
      .type = WP_CONFIG_INT,
      .default_json = "20",
-     .doc = "fewer letters than this gives \"und\""},
+     .doc = "fewer letters than this gives \"und\"",
+     WP_CONFIG_RANGE(0, LD_MAX_BYTES)},
     {.name = "min_confidence",
      .type = WP_CONFIG_NUMBER,
      .default_json = "0.7",
-     .doc = "a guess below this confidence (0..1) gives \"und\""},
+     .doc = "a guess below this confidence (0..1) gives \"und\"",
+     WP_CONFIG_RANGE(0, 1)},
     {.name = "override",
      .type = WP_CONFIG_BOOL,
      .default_json = "false",
@@ -96,27 +100,20 @@ static void ld_set_tag(char *dst, const char *src)
     dst[n] = '\0';
 }
 
-static bool ld_tag_chars_ok(const char *code)
+/*
+ * A CLD2 code that can be written out as a tag: well-formed (wp_lang_tag_valid), with '-'
+ * as the only separator, and short enough for ld_verdict. (Every code of Debian's CLD2
+ * passes but "" and those ld_code_map turns into "und".)
+ */
+static bool ld_tag_ok(const char *code)
 {
-    size_t n = strlen(code);
-    if (n < 2 || n >= LD_TAG_MAX) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = code[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  (c == '-' && i > 0);
-        if (!ok) {
-            return false;
-        }
-    }
-    return true;
+    return wp_lang_tag_valid(code) && strchr(code, '_') == NULL && strlen(code) < LD_TAG_MAX;
 }
 
 /* Turn a CLD2 code into a BCP 47 tag ("und" for anything that is not a language). */
 static void ld_map_code(const char *cld2, const struct ld_letters *lt, char *tag)
 {
-    if (!ld_tag_chars_ok(cld2) || strncmp(cld2, "xx-", 3) == 0) {
+    if (!ld_tag_ok(cld2) || strncmp(cld2, "xx-", 3) == 0) {
         ld_set_tag(tag, "und");
         return;
     }
@@ -280,13 +277,10 @@ static char *ld_collect_text(const struct langdetect *ld, struct wp_ctx *ctx, co
     }
     /* Do not hand CLD2 half a character: drop a cut-off UTF-8 sequence. */
     if (used == LD_MAX_BYTES) {
-        size_t end = used;
-        while (end > 0 && ((unsigned char)buf[end - 1] & 0xC0) == 0x80) {
-            end--;
-        }
-        if (end > 0 && ((unsigned char)buf[end - 1] & 0xC0) == 0xC0) {
-            used = end - 1;
-        }
+        const uint8_t *u = (const uint8_t *)buf;
+        int32_t end = (int32_t)used;
+        U8_TRUNCATE_IF_INCOMPLETE(u, 0, end);
+        used = (size_t)end;
     }
     buf[used] = '\0';
     *out_len = used;

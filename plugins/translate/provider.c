@@ -31,35 +31,35 @@ json_t *tr_json_path(json_t *root, const char *path)
     return v;
 }
 
-void tr_request_begin(const struct tr_config *conf, struct tr_buf *url, struct tr_buf *body,
+void tr_request_begin(const struct tr_config *conf, struct wp_buf *url, struct wp_buf *body,
                       const char *path)
 {
-    tr_buf_init(url, conf->host);
-    tr_buf_init(body, conf->host);
-    tr_buf_adds(url, conf->endpoint);
-    tr_buf_adds(url, path);
+    wp_buf_init(url, conf->host);
+    wp_buf_init(body, conf->host);
+    wp_buf_adds(url, conf->endpoint);
+    wp_buf_adds(url, path);
 }
 
-void tr_buf_add_json_texts(struct tr_buf *b, const struct tr_batch *batch, const char *open,
-                           const char *close)
+void tr_add_json_texts(struct wp_buf *b, const struct tr_batch *batch, const char *open,
+                       const char *close)
 {
-    tr_buf_adds(b, "[");
+    wp_buf_adds(b, "[");
     for (size_t i = 0; i < batch->count; i++) {
         if (i)
-            tr_buf_adds(b, ",");
-        tr_buf_adds(b, open);
-        tr_buf_add_json(b, batch->texts[i], batch->lens[i]);
-        tr_buf_adds(b, close);
+            wp_buf_adds(b, ",");
+        wp_buf_adds(b, open);
+        tr_add_json(b, batch->texts[i], batch->lens[i]);
+        wp_buf_adds(b, close);
     }
-    tr_buf_adds(b, "]");
+    wp_buf_adds(b, "]");
 }
 
-enum wp_status tr_request_finish(const struct tr_config *conf, struct tr_buf *url,
-                                 struct tr_buf *body, const char *type, const char *auth,
+enum wp_status tr_request_finish(const struct tr_config *conf, struct wp_buf *url,
+                                 struct wp_buf *body, const char *type, const char *auth,
                                  const char *secret, struct tr_http *out)
 {
-    out->url = tr_buf_steal(url, NULL);
-    out->body = tr_buf_steal(body, &out->body_len);
+    out->url = wp_buf_detach(url, NULL);
+    out->body = wp_buf_detach(body, &out->body_len);
     if (!out->url || !out->body || !tr_http_header(conf, out, 0, "Content-Type: ", type))
         return WP_E_NOMEM;
     if (auth && !tr_http_header(conf, out, 1, auth, secret))
@@ -77,7 +77,7 @@ static void free_texts(const struct tr_config *conf, char **out, size_t count)
 
 enum wp_status tr_parse_list(const struct tr_reply_list *fmt, const struct tr_config *conf,
                              const struct tr_batch *batch, const char *body, size_t body_len,
-                             char **out, char *detected, size_t detected_size, struct tr_buf *err)
+                             char **out, char *detected, size_t detected_size, struct wp_buf *err)
 {
     json_t *root = tr_json_load(body, body_len, err);
     if (!root)
@@ -88,15 +88,15 @@ enum wp_status tr_parse_list(const struct tr_reply_list *fmt, const struct tr_co
     json_t *list = tr_json_path(root, fmt->list);
     if (!json_is_array(list) || json_array_size(list) != batch->count) {
         if (fmt->list_name)
-            tr_buf_addf(err, "reply has no %s array of %zu %s", fmt->list_name, batch->count, unit);
+            wp_buf_addf(err, "reply has no %s array of %zu %s", fmt->list_name, batch->count, unit);
         else
-            tr_buf_addf(err, "reply is not an array of %zu %s", batch->count, unit);
+            wp_buf_addf(err, "reply is not an array of %zu %s", batch->count, unit);
         goto out;
     }
     for (size_t i = 0; i < batch->count; i++) {
         json_t *t = tr_json_path(json_array_get(list, i), fmt->text);
         if (!json_is_string(t)) {
-            tr_buf_addf(err, "%s[%zu]%s is not a string", fmt->entry_name, i, fmt->text_name);
+            wp_buf_addf(err, "%s[%zu]%s is not a string", fmt->entry_name, i, fmt->text_name);
             free_texts(conf, out, batch->count);
             goto out;
         }
@@ -125,13 +125,13 @@ out:
 }
 
 enum wp_status tr_classify_reply(const struct tr_error_reply *fmt, long status, const char *body,
-                                 size_t body_len, struct tr_buf *err, json_t **root_out)
+                                 size_t body_len, struct wp_buf *err, json_t **root_out)
 {
     json_t *root = json_loadb(body ? body : "", body ? body_len : 0, 0, NULL);
     json_int_t code = fmt->code ? json_integer_value(tr_json_path(root, fmt->code)) : 0;
-    tr_buf_addf(err, "%s answered HTTP %ld", fmt->who, status);
+    wp_buf_addf(err, "%s answered HTTP %ld", fmt->who, status);
     if (code)
-        tr_buf_addf(err, " (%lld)", (long long)code);
+        wp_buf_addf(err, " (%lld)", (long long)code);
     tr_err_excerpt(err, "", json_string_value(tr_json_path(root, fmt->message)));
     if (root_out)
         *root_out = root;

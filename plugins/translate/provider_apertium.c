@@ -19,19 +19,19 @@ static enum wp_status apy_build(const struct tr_config *conf, const struct tr_ba
 {
     if (!batch->source)
         return WP_E_INVALID;
-    struct tr_buf url, body;
+    struct wp_buf url, body;
     tr_request_begin(conf, &url, &body, "/translate");
-    tr_buf_adds(&body, "markUnknown=no&langpair=");
-    tr_buf_add_form(&body, batch->source, strlen(batch->source));
-    tr_buf_adds(&body, "%7C");
-    tr_buf_add_form(&body, batch->target, strlen(batch->target));
-    tr_buf_adds(&body, "&q=");
+    wp_buf_adds(&body, "markUnknown=no&langpair=");
+    tr_add_form(&body, batch->source, strlen(batch->source));
+    wp_buf_adds(&body, "%7C");
+    tr_add_form(&body, batch->target, strlen(batch->target));
+    wp_buf_adds(&body, "&q=");
     for (size_t i = 0; i < batch->count; i++) {
         if (i)
-            tr_buf_add_form(&body, "\n\n" APY_SEPARATOR "\n\n", 11);
-        tr_buf_add_form(&body, batch->texts[i], batch->lens[i]);
+            tr_add_form(&body, "\n\n" APY_SEPARATOR "\n\n", 11);
+        tr_add_form(&body, batch->texts[i], batch->lens[i]);
     }
-    tr_buf_add_form(&body, "\n\n" APY_SENTINEL, 9);
+    tr_add_form(&body, "\n\n" APY_SENTINEL, 9);
     return tr_request_finish(conf, &url, &body, "application/x-www-form-urlencoded", NULL, NULL,
                              out);
 }
@@ -54,7 +54,7 @@ static char *trimmed_copy(const struct wp_host_api *host, const char *s, size_t 
 
 static enum wp_status apy_parse(const struct tr_config *conf, const struct tr_batch *batch,
                                 const char *body, size_t body_len, char **out, char *detected,
-                                size_t detected_size, struct tr_buf *err)
+                                size_t detected_size, struct wp_buf *err)
 {
     (void)detected;
     (void)detected_size;
@@ -96,7 +96,7 @@ static enum wp_status apy_parse(const struct tr_config *conf, const struct tr_ba
             conf->host->free(out[i]);
             out[i] = NULL;
         }
-        tr_buf_addf(err, "reply has a different number of segments than the %zu sent",
+        wp_buf_addf(err, "reply has a different number of segments than the %zu sent",
                     batch->count);
         goto out;
     }
@@ -112,7 +112,7 @@ static const struct tr_error_reply apy_error = {
 };
 
 static enum wp_status apy_classify(long status, const char *body, size_t body_len,
-                                   struct tr_buf *err)
+                                   struct wp_buf *err)
 {
     return tr_classify_reply(&apy_error, status, body, body_len, err, NULL);
 }

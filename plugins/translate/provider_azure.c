@@ -13,16 +13,16 @@ static enum wp_status azure_build(const struct tr_config *conf, const struct tr_
 {
     if (!conf->api_key)
         return WP_E_CONFIG;
-    struct tr_buf url, body;
+    struct wp_buf url, body;
     tr_request_begin(conf, &url, &body, "/translate?api-version=3.0&to=");
-    tr_buf_add_form(&url, batch->target, strlen(batch->target));
+    tr_add_form(&url, batch->target, strlen(batch->target));
     if (batch->source) {
-        tr_buf_adds(&url, "&from=");
-        tr_buf_add_form(&url, batch->source, strlen(batch->source));
+        wp_buf_adds(&url, "&from=");
+        tr_add_form(&url, batch->source, strlen(batch->source));
     }
     if (batch->markup)
-        tr_buf_adds(&url, "&textType=html");
-    tr_buf_add_json_texts(&body, batch, "{\"Text\":", "}");
+        wp_buf_adds(&url, "&textType=html");
+    tr_add_json_texts(&body, batch, "{\"Text\":", "}");
     enum wp_status status = tr_request_finish(conf, &url, &body, "application/json",
                                               "Ocp-Apim-Subscription-Key: ", conf->api_key, out);
     if (status == WP_OK && conf->region &&
@@ -42,7 +42,7 @@ static const struct tr_reply_list azure_reply = {
 
 static enum wp_status azure_parse(const struct tr_config *conf, const struct tr_batch *batch,
                                   const char *body, size_t body_len, char **out, char *detected,
-                                  size_t detected_size, struct tr_buf *err)
+                                  size_t detected_size, struct wp_buf *err)
 {
     return tr_parse_list(&azure_reply, conf, batch, body, body_len, out, detected, detected_size,
                          err);
@@ -56,7 +56,7 @@ static const struct tr_error_reply azure_error = {
 };
 
 static enum wp_status azure_classify(long status, const char *body, size_t body_len,
-                                     struct tr_buf *err)
+                                     struct wp_buf *err)
 {
     return tr_classify_reply(&azure_error, status, body, body_len, err, NULL);
 }

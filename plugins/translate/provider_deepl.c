@@ -10,7 +10,7 @@
 #include "translate.h"
 
 /* DeepL wants upper-case codes; plain "EN" and "PT" are deprecated as targets. */
-static void add_lang(struct tr_buf *b, const char *lang, bool target)
+static void add_lang(struct wp_buf *b, const char *lang, bool target)
 {
     char up[16];
     size_t n = 0;
@@ -18,11 +18,11 @@ static void add_lang(struct tr_buf *b, const char *lang, bool target)
         up[n] = (char)(lang[n] >= 'a' && lang[n] <= 'z' ? lang[n] - 32 : lang[n]);
     up[n] = '\0';
     if (target && strcmp(up, "EN") == 0)
-        tr_buf_add_json(b, "EN-GB", 5);
+        tr_add_json(b, "EN-GB", 5);
     else if (target && strcmp(up, "PT") == 0)
-        tr_buf_add_json(b, "PT-PT", 5);
+        tr_add_json(b, "PT-PT", 5);
     else
-        tr_buf_add_json(b, up, n);
+        tr_add_json(b, up, n);
 }
 
 static enum wp_status deepl_build(const struct tr_config *conf, const struct tr_batch *batch,
@@ -30,23 +30,23 @@ static enum wp_status deepl_build(const struct tr_config *conf, const struct tr_
 {
     if (!conf->api_key)
         return WP_E_CONFIG;
-    struct tr_buf url, body;
+    struct wp_buf url, body;
     tr_request_begin(conf, &url, &body, "/v2/translate");
-    tr_buf_adds(&body, "{\"text\":");
-    tr_buf_add_json_texts(&body, batch, "", "");
-    tr_buf_adds(&body, ",\"target_lang\":");
+    wp_buf_adds(&body, "{\"text\":");
+    tr_add_json_texts(&body, batch, "", "");
+    wp_buf_adds(&body, ",\"target_lang\":");
     add_lang(&body, batch->target, true);
     if (batch->source) {
-        tr_buf_adds(&body, ",\"source_lang\":");
+        wp_buf_adds(&body, ",\"source_lang\":");
         add_lang(&body, batch->source, false);
     }
     if (batch->markup)
-        tr_buf_adds(&body, ",\"tag_handling\":\"xml\",\"ignore_tags\":[\"x\"]");
+        wp_buf_adds(&body, ",\"tag_handling\":\"xml\",\"ignore_tags\":[\"x\"]");
     if (conf->formality) {
-        tr_buf_adds(&body, ",\"formality\":");
-        tr_buf_add_json(&body, conf->formality, strlen(conf->formality));
+        wp_buf_adds(&body, ",\"formality\":");
+        tr_add_json(&body, conf->formality, strlen(conf->formality));
     }
-    tr_buf_adds(&body, "}");
+    wp_buf_adds(&body, "}");
     return tr_request_finish(conf, &url, &body, "application/json",
                              "Authorization: DeepL-Auth-Key ", conf->api_key, out);
 }
@@ -63,7 +63,7 @@ static const struct tr_reply_list deepl_reply = {
 
 static enum wp_status deepl_parse(const struct tr_config *conf, const struct tr_batch *batch,
                                   const char *body, size_t body_len, char **out, char *detected,
-                                  size_t detected_size, struct tr_buf *err)
+                                  size_t detected_size, struct wp_buf *err)
 {
     return tr_parse_list(&deepl_reply, conf, batch, body, body_len, out, detected, detected_size,
                          err);
@@ -76,7 +76,7 @@ static const struct tr_error_reply deepl_error = {
 };
 
 static enum wp_status deepl_classify(long status, const char *body, size_t body_len,
-                                     struct tr_buf *err)
+                                     struct wp_buf *err)
 {
     return tr_classify_reply(&deepl_error, status, body, body_len, err, NULL);
 }

@@ -15,17 +15,17 @@ static enum wp_status google_build(const struct tr_config *conf, const struct tr
 {
     if (!conf->api_key)
         return WP_E_CONFIG;
-    struct tr_buf url, body;
+    struct wp_buf url, body;
     tr_request_begin(conf, &url, &body, "/language/translate/v2");
-    tr_buf_adds(&body, "{\"q\":");
-    tr_buf_add_json_texts(&body, batch, "", "");
-    tr_buf_adds(&body, ",\"target\":");
-    tr_buf_add_json(&body, batch->target, strlen(batch->target));
+    wp_buf_adds(&body, "{\"q\":");
+    tr_add_json_texts(&body, batch, "", "");
+    wp_buf_adds(&body, ",\"target\":");
+    tr_add_json(&body, batch->target, strlen(batch->target));
     if (batch->source) {
-        tr_buf_adds(&body, ",\"source\":");
-        tr_buf_add_json(&body, batch->source, strlen(batch->source));
+        wp_buf_adds(&body, ",\"source\":");
+        tr_add_json(&body, batch->source, strlen(batch->source));
     }
-    tr_buf_adds(&body, batch->markup ? ",\"format\":\"html\"}" : ",\"format\":\"text\"}");
+    wp_buf_adds(&body, batch->markup ? ",\"format\":\"html\"}" : ",\"format\":\"text\"}");
     return tr_request_finish(conf, &url, &body, "application/json",
                              "X-goog-api-key: ", conf->api_key, out);
 }
@@ -41,7 +41,7 @@ static const struct tr_reply_list google_reply = {
 
 static enum wp_status google_parse(const struct tr_config *conf, const struct tr_batch *batch,
                                    const char *body, size_t body_len, char **out, char *detected,
-                                   size_t detected_size, struct tr_buf *err)
+                                   size_t detected_size, struct wp_buf *err)
 {
     return tr_parse_list(&google_reply, conf, batch, body, body_len, out, detected, detected_size,
                          err);
@@ -58,7 +58,7 @@ static bool is_one_of(const char *s, const char *a, const char *b)
 }
 
 static enum wp_status google_classify(long status, const char *body, size_t body_len,
-                                      struct tr_buf *err)
+                                      struct wp_buf *err)
 {
     json_t *root;
     enum wp_status code = tr_classify_reply(&google_error, status, body, body_len, err, &root);

@@ -11,21 +11,21 @@
 static enum wp_status lt_build(const struct tr_config *conf, const struct tr_batch *batch,
                                struct tr_http *out)
 {
-    struct tr_buf url, body;
+    struct wp_buf url, body;
     tr_request_begin(conf, &url, &body, "/translate");
-    tr_buf_adds(&body, "{\"q\":");
-    tr_buf_add_json_texts(&body, batch, "", "");
-    tr_buf_adds(&body, ",\"source\":");
+    wp_buf_adds(&body, "{\"q\":");
+    tr_add_json_texts(&body, batch, "", "");
+    wp_buf_adds(&body, ",\"source\":");
     const char *source = batch->source ? batch->source : "auto";
-    tr_buf_add_json(&body, source, strlen(source));
-    tr_buf_adds(&body, ",\"target\":");
-    tr_buf_add_json(&body, batch->target, strlen(batch->target));
-    tr_buf_adds(&body, batch->markup ? ",\"format\":\"html\"" : ",\"format\":\"text\"");
+    tr_add_json(&body, source, strlen(source));
+    wp_buf_adds(&body, ",\"target\":");
+    tr_add_json(&body, batch->target, strlen(batch->target));
+    wp_buf_adds(&body, batch->markup ? ",\"format\":\"html\"" : ",\"format\":\"text\"");
     if (conf->api_key) {
-        tr_buf_adds(&body, ",\"api_key\":");
-        tr_buf_add_json(&body, conf->api_key, strlen(conf->api_key));
+        wp_buf_adds(&body, ",\"api_key\":");
+        tr_add_json(&body, conf->api_key, strlen(conf->api_key));
     }
-    tr_buf_adds(&body, "}");
+    wp_buf_adds(&body, "}");
     return tr_request_finish(conf, &url, &body, "application/json", NULL, NULL, out);
 }
 
@@ -41,7 +41,7 @@ static const struct tr_reply_list lt_reply = {
 
 static enum wp_status lt_parse(const struct tr_config *conf, const struct tr_batch *batch,
                                const char *body, size_t body_len, char **out, char *detected,
-                               size_t detected_size, struct tr_buf *err)
+                               size_t detected_size, struct wp_buf *err)
 {
     return tr_parse_list(&lt_reply, conf, batch, body, body_len, out, detected, detected_size, err);
 }
@@ -52,7 +52,7 @@ static const struct tr_error_reply lt_error = {
 };
 
 static enum wp_status lt_classify(long status, const char *body, size_t body_len,
-                                  struct tr_buf *err)
+                                  struct wp_buf *err)
 {
     return tr_classify_reply(&lt_error, status, body, body_len, err, NULL);
 }

@@ -1,7 +1,7 @@
 /*
- * text.c - byte strings, segmentation and name protection for the translate plugin.
+ * text.c - wire-format appenders, segmentation and name protection for the translate plugin.
  */
-#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,84 +10,12 @@
 
 #include "translate.h"
 
-/* ---- tr_buf ------------------------------------------------------------------------ */
+/* ---- wire-format appenders -------------------------------------------------------- */
 
-void tr_buf_init(struct tr_buf *b, const struct wp_host_api *host)
-{
-    memset(b, 0, sizeof(*b));
-    b->host = host;
-}
-
-void tr_buf_release(struct tr_buf *b)
-{
-    if (b->data)
-        b->host->free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-    b->failed = false;
-}
-
-static bool buf_reserve(struct tr_buf *b, size_t extra)
-{
-    if (b->failed)
-        return false;
-    if (b->len + extra + 1 <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    char *data = b->host->realloc(b->data, cap);
-    if (!data) {
-        b->failed = true;
-        return false;
-    }
-    b->data = data;
-    b->cap = cap;
-    return true;
-}
-
-void tr_buf_add(struct tr_buf *b, const char *s, size_t len)
-{
-    if (!buf_reserve(b, len))
-        return;
-    if (len)
-        memcpy(b->data + b->len, s, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-}
-
-void tr_buf_adds(struct tr_buf *b, const char *s)
-{
-    tr_buf_add(b, s, strlen(s));
-}
-
-void tr_buf_addf(struct tr_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char small[256];
-    int n = vsnprintf(small, sizeof(small), fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->failed = true;
-        return;
-    }
-    if ((size_t)n < sizeof(small)) {
-        tr_buf_add(b, small, (size_t)n);
-        return;
-    }
-    if (!buf_reserve(b, (size_t)n))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-void tr_buf_add_form(struct tr_buf *b, const char *s, size_t len)
+void tr_add_form(struct wp_buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
-    if (!buf_reserve(b, len * 3))
+    if (len > (size_t)-1 / 3 || !wp_buf_grow(b, len * 3))
         return;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -103,73 +31,44 @@ void tr_buf_add_form(struct tr_buf *b, const char *s, size_t len)
     b->data[b->len] = '\0';
 }
 
-void tr_buf_add_json(struct tr_buf *b, const char *s, size_t len)
+void tr_add_json(struct wp_buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    tr_buf_add(b, "\"", 1);
+    wp_buf_addch(b, '"');
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        tr_buf_add(b, s + run, i - run);
+        wp_buf_add(b, s + run, i - run);
         run = i + 1;
         switch (c) {
             case '"':
-                tr_buf_add(b, "\\\"", 2);
+                wp_buf_add(b, "\\\"", 2);
                 break;
             case '\\':
-                tr_buf_add(b, "\\\\", 2);
+                wp_buf_add(b, "\\\\", 2);
                 break;
             case '\n':
-                tr_buf_add(b, "\\n", 2);
+                wp_buf_add(b, "\\n", 2);
                 break;
             case '\r':
-                tr_buf_add(b, "\\r", 2);
+                wp_buf_add(b, "\\r", 2);
                 break;
             case '\t':
-                tr_buf_add(b, "\\t", 2);
+                wp_buf_add(b, "\\t", 2);
                 break;
             default: {
                 char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-                tr_buf_add(b, esc, 6);
+                wp_buf_add(b, esc, 6);
             }
         }
     }
-    tr_buf_add(b, s + run, len - run);
-    tr_buf_add(b, "\"", 1);
-}
-
-char *tr_buf_steal(struct tr_buf *b, size_t *len)
-{
-    if (b->failed) {
-        tr_buf_release(b);
-        return NULL;
-    }
-    if (!b->data)
-        tr_buf_add(b, "", 0);
-    if (b->failed) {
-        tr_buf_release(b);
-        return NULL;
-    }
-    char *data = b->data;
-    if (len)
-        *len = b->len;
-    b->data = NULL;
-    b->len = b->cap = 0;
-    return data;
+    wp_buf_add(b, s + run, len - run);
+    wp_buf_addch(b, '"');
 }
 
 /* ---- segmentation ------------------------------------------------------------------ */
-
-size_t tr_utf8_count(const char *s, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            n++;
-    return n;
-}
 
 static bool is_space(unsigned char c)
 {
@@ -259,19 +158,16 @@ static enum wp_status chunk_range(const struct wp_host_api *host, const char *te
                                   size_t start, size_t end, size_t max, int level,
                                   struct tr_segments *out)
 {
-    if (tr_utf8_count(text + start, end - start) <= max)
+    if (wp_utf8_count(text + start, end - start) <= max)
         return segs_push(host, out, text, para, start, end);
     if (level >= 2) {
         /* No sentence or word boundary helps: cut at code points. */
+        const uint8_t *u = (const uint8_t *)text;
         size_t pos = start;
         while (pos < end) {
             size_t stop = pos, n = 0;
-            while (stop < end && n < max) {
-                stop++;
-                while (stop < end && ((unsigned char)text[stop] & 0xC0) == 0x80)
-                    stop++;
-                n++;
-            }
+            for (; stop < end && n < max; n++)
+                U8_FWD_1(u, stop, end);
             enum wp_status st = segs_push(host, out, text, para, pos, stop);
             if (st != WP_OK)
                 return st;
@@ -287,7 +183,7 @@ static enum wp_status chunk_range(const struct wp_host_api *host, const char *te
     size_t chunk_start = start;
     for (size_t k = 1; k < count && st == WP_OK; k++) {
         size_t piece_end = bounds[k];
-        if (tr_utf8_count(text + chunk_start, piece_end - chunk_start) <= max)
+        if (wp_utf8_count(text + chunk_start, piece_end - chunk_start) <= max)
             continue;
         /* [chunk_start, bounds[k-1]) fits; [bounds[k-1], piece_end) is the next piece. */
         size_t prev = bounds[k - 1];
@@ -295,7 +191,7 @@ static enum wp_status chunk_range(const struct wp_host_api *host, const char *te
             st = segs_push(host, out, text, para, chunk_start, prev);
             chunk_start = prev;
         }
-        if (st == WP_OK && tr_utf8_count(text + chunk_start, piece_end - chunk_start) > max) {
+        if (st == WP_OK && wp_utf8_count(text + chunk_start, piece_end - chunk_start) > max) {
             st = chunk_range(host, text, para, chunk_start, piece_end, max, level + 1, out);
             chunk_start = piece_end;
         }
@@ -349,15 +245,14 @@ static size_t cp_to_byte(const char *text, size_t len, json_int_t cp)
 {
     if (cp < 0)
         return (size_t)-1;
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (((unsigned char)text[i] & 0xC0) != 0x80) {
-            if (n == (size_t)cp)
-                return i;
-            n++;
-        }
+    const uint8_t *u = (const uint8_t *)text;
+    size_t i = 0;
+    for (json_int_t n = 0; n < cp; n++) {
+        if (i == len)
+            return (size_t)-1;
+        U8_FWD_1(u, i, len);
     }
-    return n == (size_t)cp ? len : (size_t)-1;
+    return i;
 }
 
 static int span_cmp(const void *a, const void *b)
@@ -431,7 +326,7 @@ static bool names_add(const struct wp_host_api *host, struct tr_names *names, co
 
 enum wp_status tr_protect(const struct wp_host_api *host, const char *field, const char *text,
                           size_t len, const json_t *entities, const json_t *protect,
-                          struct tr_names *names, struct tr_buf *out)
+                          struct tr_names *names, struct wp_buf *out)
 {
     memset(names, 0, sizeof(*names));
     /* A prefix that cannot be confused with the text itself. */
@@ -482,13 +377,13 @@ enum wp_status tr_protect(const struct wp_host_api *host, const char *field, con
         struct span sp = spans.items[i];
         if (sp.start < pos)
             continue; /* overlaps a longer or earlier name */
-        tr_buf_add(out, text + pos, sp.start - pos);
+        wp_buf_add(out, text + pos, sp.start - pos);
         if (!names_add(host, names, text + sp.start, sp.end - sp.start))
             goto out;
-        tr_buf_addf(out, "%s%zu", names->prefix, names->count - 1);
+        wp_buf_addf(out, "%s%zu", names->prefix, names->count - 1);
         pos = sp.end;
     }
-    tr_buf_add(out, text + pos, len - pos);
+    wp_buf_add(out, text + pos, len - pos);
     status = out->failed ? WP_E_NOMEM : WP_OK;
 out:
     host->free(spans.items);
@@ -534,7 +429,7 @@ bool tr_has_placeholder(const struct tr_names *names, const char *text, size_t l
 }
 
 enum wp_status tr_restore(const struct tr_names *names, const char *text, size_t len,
-                          const char *source, size_t source_len, struct tr_buf *out)
+                          const char *source, size_t source_len, struct wp_buf *out)
 {
     size_t want = 0, id, end;
     for (size_t pos = next_placeholder(names, source, source_len, 0, &id, &end); pos < source_len;
@@ -550,12 +445,12 @@ enum wp_status tr_restore(const struct tr_names *names, const char *text, size_t
             if (seen[id]++)
                 return WP_E_PROTOCOL;
         }
-        tr_buf_add(out, text + pos, at - pos);
-        tr_buf_adds(out, names->originals[id]);
+        wp_buf_add(out, text + pos, at - pos);
+        wp_buf_adds(out, names->originals[id]);
         pos = end;
         got++;
     }
-    tr_buf_add(out, text + pos, len - pos);
+    wp_buf_add(out, text + pos, len - pos);
     if (got != want)
         return WP_E_PROTOCOL;
     return out->failed ? WP_E_NOMEM : WP_OK;
@@ -563,7 +458,7 @@ enum wp_status tr_restore(const struct tr_names *names, const char *text, size_t
 
 /* ---- wire forms -------------------------------------------------------------------- */
 
-static void add_escaped(struct tr_buf *out, const char *s, size_t len)
+static void add_escaped(struct wp_buf *out, const char *s, size_t len)
 {
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
@@ -584,15 +479,15 @@ static void add_escaped(struct tr_buf *out, const char *s, size_t len)
                 rep = ""; /* C0 controls: see tr_to_wire() */
                 break;
         }
-        tr_buf_add(out, s + run, i - run);
-        tr_buf_adds(out, rep);
+        wp_buf_add(out, s + run, i - run);
+        wp_buf_adds(out, rep);
         run = i + 1;
     }
-    tr_buf_add(out, s + run, len - run);
+    wp_buf_add(out, s + run, len - run);
 }
 
 void tr_to_wire(const struct tr_names *names, enum tr_protect_style style, bool markup,
-                const char *text, size_t len, struct tr_buf *out)
+                const char *text, size_t len, struct wp_buf *out)
 {
     if (style == TR_PROTECT_PLACEHOLDER || !markup) {
         /*
@@ -604,10 +499,10 @@ void tr_to_wire(const struct tr_names *names, enum tr_protect_style style, bool 
             unsigned char c = (unsigned char)text[i];
             if (c >= 0x20 || c == '\t' || c == '\n' || c == '\r')
                 continue;
-            tr_buf_add(out, text + run, i - run);
+            wp_buf_add(out, text + run, i - run);
             run = i + 1;
         }
-        tr_buf_add(out, text + run, len - run);
+        wp_buf_add(out, text + run, len - run);
         return;
     }
     size_t pos = 0, id, end;
@@ -616,11 +511,11 @@ void tr_to_wire(const struct tr_names *names, enum tr_protect_style style, bool 
         add_escaped(out, text + pos, at - pos);
         if (id < names->count) {
             if (style == TR_PROTECT_XML_TAG)
-                tr_buf_addf(out, "<x id=\"%zu\">", id);
+                wp_buf_addf(out, "<x id=\"%zu\">", id);
             else
-                tr_buf_addf(out, "<span translate=\"no\" id=\"wp%zu\">", id);
+                wp_buf_addf(out, "<span translate=\"no\" id=\"wp%zu\">", id);
             add_escaped(out, names->originals[id], strlen(names->originals[id]));
-            tr_buf_adds(out, style == TR_PROTECT_XML_TAG ? "</x>" : "</span>");
+            wp_buf_adds(out, style == TR_PROTECT_XML_TAG ? "</x>" : "</span>");
         } else {
             add_escaped(out, text + at, end - at);
         }
@@ -630,7 +525,7 @@ void tr_to_wire(const struct tr_names *names, enum tr_protect_style style, bool 
 }
 
 /* Decode one character reference at @s (starting with '&'); returns bytes consumed or 0. */
-static size_t decode_entity(const char *s, size_t len, struct tr_buf *out)
+static size_t decode_entity(const char *s, size_t len, struct wp_buf *out)
 {
     static const struct {
         const char *name;
@@ -640,7 +535,7 @@ static size_t decode_entity(const char *s, size_t len, struct tr_buf *out)
     for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
         size_t n = strlen(named[i].name);
         if (len >= n && memcmp(s, named[i].name, n) == 0) {
-            tr_buf_adds(out, named[i].text);
+            wp_buf_adds(out, named[i].text);
             return n;
         }
     }
@@ -670,33 +565,33 @@ static size_t decode_entity(const char *s, size_t len, struct tr_buf *out)
     char enc[4];
     int32_t n = 0;
     U8_APPEND_UNSAFE(enc, n, (UChar32)cp);
-    tr_buf_add(out, enc, (size_t)n);
+    wp_buf_add(out, enc, (size_t)n);
     return i + 1;
 }
 
-static void add_unescaped(struct tr_buf *out, const char *s, size_t len)
+static void add_unescaped(struct wp_buf *out, const char *s, size_t len)
 {
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         if (s[i] != '&')
             continue;
-        tr_buf_add(out, s + run, i - run);
+        wp_buf_add(out, s + run, i - run);
         size_t used = decode_entity(s + i, len - i, out);
         if (!used) {
-            tr_buf_add(out, "&", 1);
+            wp_buf_add(out, "&", 1);
             used = 1;
         }
         i += used - 1;
         run = i + 1;
     }
-    tr_buf_add(out, s + run, len - run);
+    wp_buf_add(out, s + run, len - run);
 }
 
 enum wp_status tr_from_wire(const struct tr_names *names, enum tr_protect_style style, bool markup,
-                            const char *text, size_t len, struct tr_buf *out)
+                            const char *text, size_t len, struct wp_buf *out)
 {
     if (style == TR_PROTECT_PLACEHOLDER || !markup) {
-        tr_buf_add(out, text, len);
+        wp_buf_add(out, text, len);
         return out->failed ? WP_E_NOMEM : WP_OK;
     }
     const char *open = style == TR_PROTECT_XML_TAG ? "<x id=\"" : "<span translate=\"no\" id=\"wp";
@@ -717,7 +612,7 @@ enum wp_status tr_from_wire(const struct tr_names *names, enum tr_protect_style 
         if (!stop || id >= names->count)
             return WP_E_PROTOCOL;
         add_unescaped(out, text + pos, s - pos);
-        tr_buf_addf(out, "%s%zu", names->prefix, id);
+        wp_buf_addf(out, "%s%zu", names->prefix, id);
         pos = (size_t)(stop - text) + clen;
     }
     add_unescaped(out, text + pos, len - pos);
@@ -726,20 +621,20 @@ enum wp_status tr_from_wire(const struct tr_names *names, enum tr_protect_style 
 
 /* ---- provider helpers -------------------------------------------------------------- */
 
-void tr_err_excerpt(struct tr_buf *err, const char *what, const char *msg)
+void tr_err_excerpt(struct wp_buf *err, const char *what, const char *msg)
 {
-    tr_buf_adds(err, what);
+    wp_buf_adds(err, what);
     if (!msg || !*msg)
         return;
-    tr_buf_adds(err, ": ");
+    wp_buf_adds(err, ": ");
     size_t n = 0;
     for (const char *p = msg; *p && n < 120; p++, n++) {
         unsigned char c = (unsigned char)*p;
         /* ASCII only, so a cut never splits a UTF-8 sequence. */
-        tr_buf_add(err, c < 0x20 ? " " : c >= 0x7F ? "?" : p, 1);
+        wp_buf_add(err, c < 0x20 ? " " : c >= 0x7F ? "?" : p, 1);
     }
     if (strlen(msg) > 120)
-        tr_buf_adds(err, "...");
+        wp_buf_adds(err, "...");
 }
 
 enum wp_status tr_classify_common(long status)
@@ -751,7 +646,7 @@ enum wp_status tr_classify_common(long status)
     return WP_E_INVALID;
 }
 
-json_t *tr_json_load(const char *body, size_t len, struct tr_buf *err)
+json_t *tr_json_load(const char *body, size_t len, struct wp_buf *err)
 {
     json_error_t jerr;
     json_t *root = json_loadb(body ? body : "", body ? len : 0, 0, &jerr);
@@ -763,11 +658,11 @@ json_t *tr_json_load(const char *body, size_t len, struct tr_buf *err)
 bool tr_http_header(const struct tr_config *conf, struct tr_http *out, size_t i, const char *a,
                     const char *b)
 {
-    struct tr_buf line;
-    tr_buf_init(&line, conf->host);
-    tr_buf_adds(&line, a);
-    tr_buf_adds(&line, b);
-    out->headers[i] = tr_buf_steal(&line, NULL);
+    struct wp_buf line;
+    wp_buf_init(&line, conf->host);
+    wp_buf_adds(&line, a);
+    wp_buf_adds(&line, b);
+    out->headers[i] = wp_buf_detach(&line, NULL);
     return out->headers[i] != NULL;
 }
 

@@ -12,16 +12,21 @@
  */
 #include "translate.h"
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <wirepipe/lang.h>
 #include <wirepipe/plugin.h>
 
 #include <jansson.h>
 
 #define CACHE_NS "translate.cache"
+
+/* The largest max_chars of any provider (DeepL); each provider's own is checked in create(). */
+#define TR_MAX_CHARS_ANY 30000
 
 struct translate {
     struct tr_config conf;
@@ -58,7 +63,8 @@ static const struct wp_config_key translate_config[] = {
     {.name = "targets",
      .type = WP_CONFIG_STRINGS,
      .doc = "target language codes (BCP 47), one or more",
-     .flags = WP_CONFIG_REQUIRED},
+     .flags = WP_CONFIG_REQUIRED,
+     .min_items = 1},
     {.name = "source",
      .type = WP_CONFIG_STRING,
      .doc = "source language; default: the item's language, else the provider's detection"},
@@ -87,27 +93,33 @@ static const struct wp_config_key translate_config[] = {
     {.name = "concurrency",
      .type = WP_CONFIG_INT,
      .default_json = "0",
-     .doc = "requests in flight at once per item; 0 = the provider's default (APy 1, others 4)"},
+     .doc = "requests in flight at once per item; 0 = the provider's default (APy 1, others 4)",
+     WP_CONFIG_RANGE(0, 64)},
     {.name = "timeout_ms",
      .type = WP_CONFIG_INT,
      .default_json = "20000",
-     .doc = "timeout of one request attempt"},
+     .doc = "timeout of one request attempt",
+     WP_CONFIG_RANGE(1, INT_MAX)},
     {.name = "max_attempts",
      .type = WP_CONFIG_INT,
      .default_json = "4",
-     .doc = "attempts per request, retries included"},
+     .doc = "attempts per request, retries included",
+     WP_CONFIG_RANGE(1, 20)},
     {.name = "retry_cap_ms",
      .type = WP_CONFIG_INT,
      .default_json = "30000",
-     .doc = "longest wait between attempts (caps Retry-After)"},
+     .doc = "longest wait between attempts (caps Retry-After)",
+     WP_CONFIG_RANGE(0, UINT_MAX)},
     {.name = "max_chars",
      .type = WP_CONFIG_INT,
      .default_json = "0",
-     .doc = "characters per request; 0 = the provider's limit (APy 1000)"},
+     .doc = "characters per request; 0 = the provider's limit (APy 1000)",
+     WP_CONFIG_RANGE(0, TR_MAX_CHARS_ANY)},
     {.name = "max_segments",
      .type = WP_CONFIG_INT,
      .default_json = "0",
-     .doc = "segments per request; 0 = the provider's limit"},
+     .doc = "segments per request; 0 = the provider's limit",
+     WP_CONFIG_RANGE(0, INT_MAX)},
     {.name = "pack",
      .type = WP_CONFIG_BOOL,
      .default_json = "true",
@@ -137,29 +149,6 @@ static const struct wp_config_key translate_config[] = {
 static char *dup_str(const struct wp_host_api *host, const char *s)
 {
     return s ? host->strndup(s, strlen(s)) : NULL;
-}
-
-/* Primary language subtag, lower-case, of @tag into @out ("en-GB" -> "en"). */
-static void primary_lang(const char *tag, char *out, size_t size)
-{
-    size_t n = 0;
-    for (; tag && tag[n] && tag[n] != '-' && tag[n] != '_' && n + 1 < size; n++)
-        out[n] = (char)(tag[n] >= 'A' && tag[n] <= 'Z' ? tag[n] + 32 : tag[n]);
-    out[n] = '\0';
-}
-
-static bool valid_lang(const char *tag)
-{
-    size_t n = strlen(tag);
-    if (n < 2 || n > 15)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = tag[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_'))
-            return false;
-    }
-    return true;
 }
 
 static char **dup_strings(const struct wp_host_api *host, const json_t *arr, size_t *count)
@@ -248,7 +237,7 @@ static enum wp_status translate_create(struct wp_ctx *ctx, const json_t *config,
     const json_t *v;
     json_array_foreach(targets, i, v)
     {
-        if (!json_is_string(v) || !valid_lang(json_string_value(v))) {
+        if (!json_is_string(v) || !wp_lang_tag_valid(json_string_value(v))) {
             wp_fail(ctx, WP_E_CONFIG, "config.targets[%zu]: expected a language code", i);
             goto out_config;
         }
@@ -258,7 +247,7 @@ static enum wp_status translate_create(struct wp_ctx *ctx, const json_t *config,
         goto out_nomem;
 
     const char *source = json_string_value(json_object_get(config, "source"));
-    if (source && !valid_lang(source)) {
+    if (source && !wp_lang_tag_valid(source)) {
         wp_fail(ctx, WP_E_CONFIG, "config.source: expected a language code");
         goto out_config;
     }
@@ -471,18 +460,18 @@ static void target_fail(struct job *job, size_t target, enum wp_status code, con
     scrub_key(job->t, tj->message);
 }
 
-static enum wp_status cache_key(const struct job *job, const struct unit *u, struct tr_buf *key)
+static enum wp_status cache_key(const struct job *job, const struct unit *u, struct wp_buf *key)
 {
     const struct translate *t = job->t;
-    tr_buf_adds(key, t->conf.provider->name);
-    tr_buf_add(key, "", 1);
-    tr_buf_adds(key, job->source ? job->source : "auto");
-    tr_buf_add(key, "", 1);
-    tr_buf_adds(key, job->targets[u->target].lang);
-    tr_buf_add(key, "", 1);
+    wp_buf_adds(key, t->conf.provider->name);
+    wp_buf_addch(key, '\0');
+    wp_buf_adds(key, job->source ? job->source : "auto");
+    wp_buf_addch(key, '\0');
+    wp_buf_adds(key, job->targets[u->target].lang);
+    wp_buf_addch(key, '\0');
     size_t len;
     const char *text = seg_text(job, u, &len);
-    tr_buf_add(key, text, len);
+    wp_buf_add(key, text, len);
     /* Engines that see the names themselves may inflect around them: key on them too. */
     if (t->conf.provider->protect != TR_PROTECT_PLACEHOLDER) {
         const struct tr_names *names = &job->fields[u->field].names;
@@ -490,8 +479,8 @@ static enum wp_status cache_key(const struct job *job, const struct unit *u, str
             char tok[24];
             int n = snprintf(tok, sizeof(tok), "%s%zu", names->prefix, i);
             if (n > 0 && memmem(text, len, tok, (size_t)n)) {
-                tr_buf_add(key, "", 1);
-                tr_buf_adds(key, names->originals[i]);
+                wp_buf_addch(key, '\0');
+                wp_buf_adds(key, names->originals[i]);
             }
         }
     }
@@ -503,8 +492,8 @@ static void cache_lookup(struct job *job)
     const struct wp_host_api *host = job->ctx->host;
     for (size_t i = 0; i < job->unit_count; i++) {
         struct unit *u = &job->units[i];
-        struct tr_buf key;
-        tr_buf_init(&key, host);
+        struct wp_buf key;
+        wp_buf_init(&key, host);
         if (cache_key(job, u, &key) == WP_OK) {
             char *value = NULL;
             size_t value_len = 0;
@@ -514,7 +503,7 @@ static void cache_lookup(struct job *job)
                 u->state = UNIT_CACHED;
             }
         }
-        tr_buf_release(&key);
+        wp_buf_release(&key);
     }
 }
 
@@ -525,12 +514,12 @@ static void cache_store(struct job *job)
         struct unit *u = &job->units[i];
         if (u->state != UNIT_DONE || job->targets[u->target].error != WP_OK)
             continue;
-        struct tr_buf key;
-        tr_buf_init(&key, host);
+        struct wp_buf key;
+        wp_buf_init(&key, host);
         if (cache_key(job, u, &key) == WP_OK)
             host->store_put(job->ctx, CACHE_NS, key.data, key.len, u->result, strlen(u->result),
                             job->t->cache_ttl_s);
-        tr_buf_release(&key);
+        wp_buf_release(&key);
     }
 }
 
@@ -578,7 +567,7 @@ static enum wp_status plan_requests(struct job *job, bool alone, struct request 
                                     tr_has_placeholder(&job->fields[u->field].names, text, len);
                 if (needs_markup != markup)
                     continue;
-                size_t chars = tr_utf8_count(text, len) + overhead;
+                size_t chars = wp_utf8_count(text, len) + overhead;
                 if (!cur || alone || cur->count >= conf->max_segments ||
                     cur_chars + chars > conf->max_chars) {
                     if (count == cap) {
@@ -625,11 +614,11 @@ static enum wp_status build_request(struct job *job, struct request *r)
         struct unit *u = &job->units[r->idx[k]];
         size_t len;
         const char *text = seg_text(job, u, &len);
-        struct tr_buf wire;
-        tr_buf_init(&wire, host);
+        struct wp_buf wire;
+        wp_buf_init(&wire, host);
         tr_to_wire(&job->fields[u->field].names, conf->provider->protect, r->markup, text, len,
                    &wire);
-        r->wire[k] = tr_buf_steal(&wire, &r->wire_lens[k]);
+        r->wire[k] = wp_buf_detach(&wire, &r->wire_lens[k]);
         if (!r->wire[k])
             return WP_E_NOMEM;
     }
@@ -650,21 +639,21 @@ static enum wp_status take_reply(struct job *job, struct request *r,
 {
     const struct wp_host_api *host = job->ctx->host;
     const struct tr_config *conf = &job->t->conf;
-    struct tr_buf err;
-    tr_buf_init(&err, host);
+    struct wp_buf err;
+    wp_buf_init(&err, host);
     enum wp_status code = WP_OK;
     char **out = NULL;
 
     if (resp->code != WP_OK) {
         code = resp->code == WP_E_TIMEOUT ? WP_E_TIMEOUT : WP_E_UNAVAILABLE;
-        tr_buf_addf(&err, "%s request failed after %u attempts: %s", conf->provider->name,
+        wp_buf_addf(&err, "%s request failed after %u attempts: %s", conf->provider->name,
                     resp->attempts, resp->error[0] ? resp->error : host->status_name(resp->code));
         goto out;
     }
     if (resp->status < 200 || resp->status > 299) {
         code = conf->provider->classify(resp->status, resp->body, resp->body_len, &err);
         if (resp->attempts > 1)
-            tr_buf_addf(&err, " after %u attempts", resp->attempts);
+            wp_buf_addf(&err, " after %u attempts", resp->attempts);
         if (code == WP_E_QUOTA)
             atomic_store(&job->t->quota_exhausted, true);
         goto out;
@@ -680,24 +669,24 @@ static enum wp_status take_reply(struct job *job, struct request *r,
     for (size_t k = 0; code == WP_OK && k < r->count; k++) {
         struct unit *u = &job->units[r->idx[k]];
         const struct tr_names *names = &job->fields[u->field].names;
-        struct tr_buf plain, check;
-        tr_buf_init(&plain, host);
-        tr_buf_init(&check, host);
+        struct wp_buf plain, check;
+        wp_buf_init(&plain, host);
+        wp_buf_init(&check, host);
         code =
             tr_from_wire(names, conf->provider->protect, r->markup, out[k], strlen(out[k]), &plain);
         size_t slen;
         const char *src = seg_text(job, u, &slen);
         if (code == WP_OK)
             code = tr_restore(names, plain.data ? plain.data : "", plain.len, src, slen, &check);
-        tr_buf_release(&check);
+        wp_buf_release(&check);
         if (code == WP_E_PROTOCOL)
-            tr_buf_adds(&err, "a protected name did not come back intact");
+            wp_buf_adds(&err, "a protected name did not come back intact");
         if (code == WP_OK) {
-            u->result = tr_buf_steal(&plain, NULL);
+            u->result = wp_buf_detach(&plain, NULL);
             if (!u->result)
                 code = WP_E_NOMEM;
         }
-        tr_buf_release(&plain);
+        wp_buf_release(&plain);
     }
     if (code == WP_OK) {
         for (size_t k = 0; k < r->count; k++) {
@@ -705,7 +694,7 @@ static enum wp_status take_reply(struct job *job, struct request *r,
             u->state = UNIT_DONE;
             size_t len;
             seg_text(job, u, &len);
-            job->targets[r->target].characters += tr_utf8_count(seg_text(job, u, &len), len);
+            job->targets[r->target].characters += wp_utf8_count(seg_text(job, u, &len), len);
         }
     } else {
         for (size_t k = 0; k < r->count; k++) {
@@ -730,7 +719,7 @@ out:
     } else if (code != WP_OK) {
         target_fail(job, r->target, code, err.data ? err.data : host->status_name(code));
     }
-    tr_buf_release(&err);
+    wp_buf_release(&err);
     return code == WP_E_NOMEM ? WP_E_NOMEM : WP_OK;
 }
 
@@ -801,30 +790,30 @@ out:
 }
 
 /* Rebuild @f for target @ti: the source text with each segment replaced by its result. */
-static enum wp_status assemble(struct job *job, size_t fi, size_t ti, struct tr_buf *out)
+static enum wp_status assemble(struct job *job, size_t fi, size_t ti, struct wp_buf *out)
 {
     const struct wp_host_api *host = job->ctx->host;
     struct field_job *f = &job->fields[fi];
-    struct tr_buf protected_text;
-    tr_buf_init(&protected_text, host);
+    struct wp_buf protected_text;
+    wp_buf_init(&protected_text, host);
     size_t pos = 0;
     for (size_t i = 0; i < job->unit_count; i++) {
         struct unit *u = &job->units[i];
         if (u->field != fi || u->target != ti)
             continue;
         const struct tr_segment *s = &f->segs.items[u->seg];
-        tr_buf_add(&protected_text, f->text + pos, s->start - pos);
-        tr_buf_adds(&protected_text, u->result);
+        wp_buf_add(&protected_text, f->text + pos, s->start - pos);
+        wp_buf_adds(&protected_text, u->result);
         pos = s->end;
     }
-    tr_buf_add(&protected_text, f->text + pos, f->len - pos);
+    wp_buf_add(&protected_text, f->text + pos, f->len - pos);
     if (protected_text.failed) {
-        tr_buf_release(&protected_text);
+        wp_buf_release(&protected_text);
         return WP_E_NOMEM;
     }
     enum wp_status st =
         tr_restore(&f->names, protected_text.data, protected_text.len, f->text, f->len, out);
-    tr_buf_release(&protected_text);
+    wp_buf_release(&protected_text);
     return st;
 }
 
@@ -842,8 +831,8 @@ static enum wp_status finish_target(struct job *job, json_t *item, size_t ti)
     for (size_t fi = 0; fi < job->t->field_count; fi++) {
         if (!job->fields[fi].present)
             continue;
-        struct tr_buf text;
-        tr_buf_init(&text, host);
+        struct wp_buf text;
+        wp_buf_init(&text, host);
         enum wp_status st = assemble(job, fi, ti, &text);
         if (st == WP_OK) {
             json_t *s = json_stringn(text.data ? text.data : "", text.len);
@@ -851,7 +840,7 @@ static enum wp_status finish_target(struct job *job, json_t *item, size_t ti)
             if (s)
                 json_object_set_new(result, job->fields[fi].name, s);
         }
-        tr_buf_release(&text);
+        wp_buf_release(&text);
         if (st != WP_OK) {
             json_decref(result);
             if (st == WP_E_NOMEM)
@@ -908,16 +897,16 @@ static enum wp_status job_prepare(struct job *job, json_t *item)
         if (!json_is_string(value))
             continue;
         f->present = true;
-        struct tr_buf prot;
-        tr_buf_init(&prot, host);
+        struct wp_buf prot;
+        wp_buf_init(&prot, host);
         enum wp_status st =
             tr_protect(host, f->name, json_string_value(value), json_string_length(value), entities,
                        t->protect, &f->names, &prot);
         if (st != WP_OK) {
-            tr_buf_release(&prot);
+            wp_buf_release(&prot);
             return st;
         }
-        f->text = tr_buf_steal(&prot, &f->len);
+        f->text = wp_buf_detach(&prot, &f->len);
         if (!f->text)
             return WP_E_NOMEM;
         st = tr_segment_text(host, f->text, f->len, seg_max, &f->segs);
@@ -952,11 +941,11 @@ static enum wp_outcome translate_process(void *instance, struct wp_ctx *ctx, jso
     char source[16] = "";
 
     if (t->source) {
-        primary_lang(t->source, source, sizeof(source));
+        wp_lang_primary(t->source, source, sizeof(source));
     } else {
         const char *lang = json_string_value(json_object_get(item, WP_ITEM_LANGUAGE));
-        if (lang && valid_lang(lang) && strcmp(lang, "und") != 0)
-            primary_lang(lang, source, sizeof(source));
+        if (lang && wp_lang_tag_valid(lang) && strcmp(lang, "und") != 0)
+            wp_lang_primary(lang, source, sizeof(source));
     }
     job.source = source[0] ? source : NULL;
 
@@ -968,7 +957,7 @@ static enum wp_outcome translate_process(void *instance, struct wp_ctx *ctx, jso
     for (size_t ti = 0; ti < t->target_count; ti++) {
         struct target_job *tj = &job.targets[ti];
         tj->tag = t->targets[ti];
-        primary_lang(tj->tag, tj->lang, sizeof(tj->lang));
+        wp_lang_primary(tj->tag, tj->lang, sizeof(tj->lang));
         /* A regional target ("en-US") is still a translation from another region's text. */
         tj->skip = job.source && strcmp(tj->lang, job.source) == 0 && !strchr(tj->tag, '-');
         if (!tj->skip)

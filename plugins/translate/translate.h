@@ -19,30 +19,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <wirepipe/buf.h>
 #include <wirepipe/plugin.h>
+#include <wirepipe/utf8.h>
 
 #include <jansson.h>
 
-/* A growable NUL-terminated byte string using the host's allocator. */
-struct tr_buf {
-    const struct wp_host_api *host;
-    char *data;
-    size_t len;
-    size_t cap;
-    bool failed; /* an allocation failed; the content is incomplete */
-};
+/* Appenders to the one growable buffer (struct wp_buf) for the wire formats. */
 
-void tr_buf_init(struct tr_buf *b, const struct wp_host_api *host);
-void tr_buf_release(struct tr_buf *b);
-void tr_buf_add(struct tr_buf *b, const char *s, size_t len);
-void tr_buf_adds(struct tr_buf *b, const char *s);
-void tr_buf_addf(struct tr_buf *b, const char *fmt, ...) WP_PRINTF(2, 3);
 /* Percent-encode @s for application/x-www-form-urlencoded. */
-void tr_buf_add_form(struct tr_buf *b, const char *s, size_t len);
+void tr_add_form(struct wp_buf *b, const char *s, size_t len);
 /* Append @s as a JSON string literal (quotes included). */
-void tr_buf_add_json(struct tr_buf *b, const char *s, size_t len);
-/* Steal the data (new, free with host->free); the buffer is left empty. NULL if failed. */
-char *tr_buf_steal(struct tr_buf *b, size_t *len);
+void tr_add_json(struct wp_buf *b, const char *s, size_t len);
 
 /* How a provider keeps names untranslated. */
 enum tr_protect_style {
@@ -107,14 +95,14 @@ struct translate_provider {
      */
     enum wp_status (*parse)(const struct tr_config *conf, const struct tr_batch *batch,
                             const char *body, size_t body_len, char **out, char *detected,
-                            size_t detected_size, struct tr_buf *err);
+                            size_t detected_size, struct wp_buf *err);
 
     /*
      * Classify a non-2xx reply: WP_E_QUOTA (never retried), WP_E_CONFIG (bad key),
      * WP_E_INVALID (this text is refused), WP_E_UNAVAILABLE (retries ran out). Writes a
      * short message from the reply, without secrets, into @err.
      */
-    enum wp_status (*classify)(long status, const char *body, size_t body_len, struct tr_buf *err);
+    enum wp_status (*classify)(long status, const char *body, size_t body_len, struct wp_buf *err);
 };
 
 extern const struct translate_provider tr_provider_apertium;
@@ -151,9 +139,6 @@ enum wp_status tr_segment_text(const struct wp_host_api *host, const char *text,
                                size_t max_chars, struct tr_segments *out);
 void tr_segments_release(const struct wp_host_api *host, struct tr_segments *segs);
 
-/* Number of code points in valid UTF-8 @s. */
-size_t tr_utf8_count(const char *s, size_t len);
-
 /* ---- text.c: name protection ------------------------------------------------------- */
 
 struct tr_names {
@@ -170,7 +155,7 @@ struct tr_names {
  */
 enum wp_status tr_protect(const struct wp_host_api *host, const char *field, const char *text,
                           size_t len, const json_t *entities, const json_t *protect,
-                          struct tr_names *names, struct tr_buf *out);
+                          struct tr_names *names, struct wp_buf *out);
 void tr_names_release(const struct wp_host_api *host, struct tr_names *names);
 
 /*
@@ -179,15 +164,15 @@ void tr_names_release(const struct wp_host_api *host, struct tr_names *names);
  * appear; otherwise WP_E_PROTOCOL.
  */
 enum wp_status tr_restore(const struct tr_names *names, const char *text, size_t len,
-                          const char *source, size_t source_len, struct tr_buf *out);
+                          const char *source, size_t source_len, struct wp_buf *out);
 
 /* tr_to_wire() - the segment as the provider gets it (markup style, escaping). */
 void tr_to_wire(const struct tr_names *names, enum tr_protect_style style, bool markup,
-                const char *text, size_t len, struct tr_buf *out);
+                const char *text, size_t len, struct wp_buf *out);
 
 /* tr_from_wire() - back to the plugin's form: markup to placeholders, unescape. */
 enum wp_status tr_from_wire(const struct tr_names *names, enum tr_protect_style style, bool markup,
-                            const char *text, size_t len, struct tr_buf *out);
+                            const char *text, size_t len, struct wp_buf *out);
 
 /* True when @text[0, len) holds a placeholder token of @names. */
 bool tr_has_placeholder(const struct tr_names *names, const char *text, size_t len);
@@ -195,13 +180,13 @@ bool tr_has_placeholder(const struct tr_names *names, const char *text, size_t l
 /* ---- helpers shared by providers --------------------------------------------------- */
 
 /* Copy a short, printable excerpt of a reply's message into @err (no secrets there). */
-void tr_err_excerpt(struct tr_buf *err, const char *what, const char *msg);
+void tr_err_excerpt(struct wp_buf *err, const char *what, const char *msg);
 
 /* Common HTTP status classes for providers without special codes. */
 enum wp_status tr_classify_common(long status);
 
 /* Load @body as JSON; on failure write "invalid JSON reply: ..." to @err. */
-json_t *tr_json_load(const char *body, size_t len, struct tr_buf *err);
+json_t *tr_json_load(const char *body, size_t len, struct wp_buf *err);
 
 /* Set out->headers[i] to a new copy of @line; false when out of memory. */
 bool tr_http_header(const struct tr_config *conf, struct tr_http *out, size_t i, const char *a,
@@ -224,15 +209,15 @@ json_t *tr_json_path(json_t *root, const char *path);
  * tr_request_begin() - initialise @url to the endpoint followed by @path and @body to empty,
  * both on the host's allocator, for tr_request_finish() to hand over.
  */
-void tr_request_begin(const struct tr_config *conf, struct tr_buf *url, struct tr_buf *body,
+void tr_request_begin(const struct tr_config *conf, struct wp_buf *url, struct wp_buf *body,
                       const char *path);
 
 /*
- * tr_buf_add_json_texts() - append the texts of @batch as a JSON array, each one written
+ * tr_add_json_texts() - append the texts of @batch as a JSON array, each one written
  * as @open, the JSON string, @close (both "" for a plain array of strings).
  */
-void tr_buf_add_json_texts(struct tr_buf *b, const struct tr_batch *batch, const char *open,
-                           const char *close);
+void tr_add_json_texts(struct wp_buf *b, const struct tr_batch *batch, const char *open,
+                       const char *close);
 
 /*
  * tr_request_finish() - move @url and @body into @out (the buffers are left empty) and add
@@ -240,8 +225,8 @@ void tr_buf_add_json_texts(struct tr_buf *b, const struct tr_batch *batch, const
  * (for example "X-goog-api-key: " and the key).
  * Returns: WP_OK or WP_E_NOMEM; what was already moved stays in @out for the caller to free.
  */
-enum wp_status tr_request_finish(const struct tr_config *conf, struct tr_buf *url,
-                                 struct tr_buf *body, const char *type, const char *auth,
+enum wp_status tr_request_finish(const struct tr_config *conf, struct wp_buf *url,
+                                 struct wp_buf *body, const char *type, const char *auth,
                                  const char *secret, struct tr_http *out);
 
 /* Where a JSON reply keeps one translation per segment, and how messages name the places. */
@@ -263,7 +248,7 @@ struct tr_reply_list {
  */
 enum wp_status tr_parse_list(const struct tr_reply_list *fmt, const struct tr_config *conf,
                              const struct tr_batch *batch, const char *body, size_t body_len,
-                             char **out, char *detected, size_t detected_size, struct tr_buf *err);
+                             char **out, char *detected, size_t detected_size, struct wp_buf *err);
 
 /* How a provider's error replies read, and which of them mean the quota is used up. */
 struct tr_error_reply {
@@ -282,6 +267,6 @@ struct tr_error_reply {
  * body is not JSON) for rules of the provider's own.
  */
 enum wp_status tr_classify_reply(const struct tr_error_reply *fmt, long status, const char *body,
-                                 size_t body_len, struct tr_buf *err, json_t **root_out);
+                                 size_t body_len, struct wp_buf *err, json_t **root_out);
 
 #endif /* TRANSLATE_PRIVATE_H */
