@@ -1,6 +1,7 @@
 /*
  * names_driver - run the names plugin's stages through the mock host, for
- * scripts/eval-names and scripts/bench-names until `wirepipe names` is there.
+ * scripts/eval-names and scripts/bench-names (which use `wirepipe names` when asked to, and
+ * this driver for --pairs, --items and timings without the runner).
  *
  *   names_driver [--gazetteer FILE]... [--no-gazetteer] [--state DIR] [--threshold X]
  *                [--items] [FILE|-]
