@@ -114,29 +114,10 @@ static void fetch_destroy(void *instance)
     f->host->free(f);
 }
 
-/*
- * The integer @key of @config into *@out, checked against its bounds in fetch_config, so
- * the table is the one place that states them. The host fills in defaults and enforces
- * bounds before create(); create() called without it (tests) gets the same from here.
- */
-static bool fetch_config_int(struct wp_ctx *ctx, const json_t *config, const char *key,
-                             long long *out)
+/* An integer key: the host has filled in its default and checked its bounds. */
+static long long config_int(const json_t *config, const char *key)
 {
-    const struct wp_config_key *k = fetch_config;
-    while (k->name && strcmp(k->name, key) != 0)
-        k++;
-    const json_t *v = json_object_get(config, key);
-    if (!v) {
-        *out = strtoll(k->default_json, NULL, 10);
-        return true;
-    }
-    long long min = (long long)k->min, max = (long long)k->max;
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-        wp_fail(ctx, WP_E_CONFIG, "%s: expected an integer from %lld to %lld", key, min, max);
-        return false;
-    }
-    *out = json_integer_value(v);
-    return true;
+    return json_integer_value(json_object_get(config, key));
 }
 
 static bool fetch_config_strings(struct wp_ctx *ctx, struct fetch *f, const json_t *config,
@@ -195,13 +176,12 @@ static enum wp_status fetch_create(struct wp_ctx *ctx, const json_t *config, voi
             goto fail;
         }
     }
-    if (!fetch_config_int(ctx, config, "concurrency", &concurrency) ||
-        !fetch_config_int(ctx, config, "per_host", &per_host) ||
-        !fetch_config_int(ctx, config, "max_attempts", &max_attempts) ||
-        !fetch_config_int(ctx, config, "timeout_ms", &timeout_ms) ||
-        !fetch_config_int(ctx, config, "connect_timeout_ms", &connect_timeout_ms) ||
-        !fetch_config_int(ctx, config, "max_body", &max_body))
-        goto fail;
+    concurrency = config_int(config, "concurrency");
+    per_host = config_int(config, "per_host");
+    max_attempts = config_int(config, "max_attempts");
+    timeout_ms = config_int(config, "timeout_ms");
+    connect_timeout_ms = config_int(config, "connect_timeout_ms");
+    max_body = config_int(config, "max_body");
     f->concurrency = (unsigned)concurrency;
     f->per_host = (unsigned)per_host;
     f->max_attempts = (unsigned)max_attempts;

@@ -63,29 +63,10 @@ static const struct wp_config_key publish_config[] = {
     {0},
 };
 
-/*
- * The integer @key of @config into *@out, checked against its bounds in publish_config, so
- * the table is the one place that states them. The host fills in defaults and enforces
- * bounds before create(); create() called without it (tests) gets the same from here.
- */
-static bool pub_config_int(struct wp_ctx *ctx, const json_t *config, const char *key,
-                           long long *out)
+/* An integer key: the host has filled in its default and checked its bounds. */
+static long long config_int(const json_t *config, const char *key)
 {
-    const struct wp_config_key *k = publish_config;
-    while (k->name && strcmp(k->name, key) != 0)
-        k++;
-    const json_t *v = json_object_get(config, key);
-    if (!v) {
-        *out = strtoll(k->default_json, NULL, 10);
-        return true;
-    }
-    long long min = (long long)k->min, max = (long long)k->max;
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-        wp_fail(ctx, WP_E_CONFIG, "%s: expected an integer from %lld to %lld", key, min, max);
-        return false;
-    }
-    *out = json_integer_value(v);
-    return true;
+    return json_integer_value(json_object_get(config, key));
 }
 
 /* pub_config_path() - see publish.h. */
@@ -212,11 +193,10 @@ static enum wp_status publish_create(struct wp_ctx *ctx, const json_t *config, v
         goto fail;
     }
     long long batch_size = 0, timeout_ms = 0, connect_timeout_ms = 0, max_attempts = 0;
-    if (!pub_config_int(ctx, config, "batch_size", &batch_size) ||
-        !pub_config_int(ctx, config, "timeout_ms", &timeout_ms) ||
-        !pub_config_int(ctx, config, "connect_timeout_ms", &connect_timeout_ms) ||
-        !pub_config_int(ctx, config, "max_attempts", &max_attempts))
-        goto fail;
+    batch_size = config_int(config, "batch_size");
+    timeout_ms = config_int(config, "timeout_ms");
+    connect_timeout_ms = config_int(config, "connect_timeout_ms");
+    max_attempts = config_int(config, "max_attempts");
     p->batch_size = (unsigned)batch_size;
     p->timeout_ms = (long)timeout_ms;
     p->connect_timeout_ms = (long)connect_timeout_ms;
