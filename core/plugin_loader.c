@@ -394,6 +394,14 @@ static struct wp_plugin *open_plugin(struct wp_loader *loader, const char *path,
     }
     plugin->name = wp_strdup(name);
     plugin->path = wp_strdup(resolved);
+    if (!plugin->name || !plugin->path) {
+        wp_free(plugin->name);
+        wp_free(plugin->path);
+        wp_free(plugin);
+        free_copies(copies);
+        wp__diags_add(diags, "%s: out of memory", place);
+        return NULL;
+    }
     plugin->copies = copies;
     plugin->desc = &copies->desc;
     plugin->handle = handle;

@@ -329,7 +329,9 @@ static bool make_chain(struct wp_run *run, bool generating)
 {
     const struct wp_run_options *opt = run->options;
     bool sink = run->stage_count && (run->stages[run->stage_count - 1].ops->flags & WP_STAGE_SINK);
-    run->chain = wp_calloc(run->stage_count + 2, sizeof(*run->chain));
+    /* An array of pointers to hops. */
+    run->chain =
+        wp_calloc(run->stage_count + 2, sizeof(*run->chain)); // NOLINT(bugprone-sizeof-expression)
     if (!run->chain)
         return false;
     size_t n = 0;

@@ -40,11 +40,27 @@ expect_in "$T/set.out" '"attempts":4' "--set r.number=3 took effect"
 run setbad "$WIREPIPE" --check --set nosuch.number=3 "$T/retry.json"
 expect_rc 78 "--set for an unknown stage" setbad
 
-# JSON log lines are JSON.
+# JSON log lines are JSON: every stderr line an object with time, level, source and
+# message, and there are lines to check (the summary at least), so an empty or text-only
+# stderr fails.
 run jsonlog "$WIREPIPE" --log-format json "$T/retry.json" --input "$T/one.jsonl"
-python3 -c 'import json,sys
-for line in open(sys.argv[1]):
-    json.loads(line)' "$T/jsonlog.err" && ok "--log-format json writes JSON lines" || fail "json logs"
+expect_rc 0 "--log-format json run" jsonlog
+if python3 - "$T/jsonlog.err" <<'PY'; then ok "--log-format json writes JSON lines"; else fail "json logs"; fi
+import json, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+for n, line in enumerate(lines, 1):
+    try:
+        rec = json.loads(line)
+    except ValueError as e:
+        sys.exit(f"stderr line {n} is not JSON ({e}): {line[:200]}")
+    if not isinstance(rec, dict):
+        sys.exit(f"stderr line {n} is not a JSON object: {line[:200]}")
+    for key in ("time", "level", "source", "message"):
+        if not isinstance(rec.get(key), str):
+            sys.exit(f"stderr line {n} has no string '{key}': {line[:200]}")
+if not any("1 items in, 1 out" in json.loads(l)["message"] for l in lines):
+    sys.exit(f"no summary line among {len(lines)} log lines")
+PY
 
 # Config errors show every problem with its JSON path, and exit 78.
 pipeline "$T/cfg.json" '{"name": "cfg", "stages": [

@@ -2,13 +2,20 @@
 # pipelines/sputnik.json end to end against a local Apertium APy: the story is extracted,
 # its people canonicalized with their Wikidata ids, translated to Spanish, and published as
 # valid ninjs 2.1 to stdout and to a folder. Starts APy when none answers, stops it after.
+# When APy cannot be installed it exits 77, which ctest reports as skipped; with
+# WP_REQUIRE_SERVICES=1 (scripts/test sets it, so CI does) that is a failure instead.
 . "$(dirname "$0")/../tools/cli-lib.sh"
 : "${WP_SOURCE_DIR:?}"
 APY=$WP_SOURCE_DIR/scripts/apy
 port=${WIREPIPE_APERTIUM_PORT:-2737}
 started=
 if ! curl -fs -m 2 "http://127.0.0.1:$port/listPairs" 2>/dev/null | grep -q '"spa"'; then
-    if ! "$APY" install >/dev/null 2>&1; then
+    if ! "$APY" install >"$T/apy-install.log" 2>&1; then
+        if [ "${WP_REQUIRE_SERVICES:-0}" = 1 ]; then
+            echo "FAIL: apertium-apy cannot be installed, and WP_REQUIRE_SERVICES=1" >&2
+            sed 's/^/    /' "$T/apy-install.log" >&2
+            exit 1
+        fi
         echo "SKIPPED: apertium-apy cannot be installed here" >&2
         exit 77
     fi

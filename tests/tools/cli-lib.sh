@@ -57,8 +57,18 @@ pipeline() {
     printf '%s\n' "$2" >"$1"
 }
 
+# expect_some COUNT WHAT: a loop that should have checked things checked at least one,
+# so an empty glob or an empty file is a failure rather than a pass.
+expect_some() {
+    if [ "$1" -gt 0 ] 2>/dev/null; then ok "$2 ($1 checked)"; else fail "$2: nothing was checked"; fi
+}
+
 finish() {
     echo "$CHECKS passed, $FAILURES failed"
+    if [ "$CHECKS" -eq 0 ] && [ "$FAILURES" -eq 0 ]; then
+        echo "FAIL: the script made no checks" >&2
+        exit 1
+    fi
     [ "$FAILURES" -eq 0 ]
     exit $?
 }

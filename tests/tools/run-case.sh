@@ -155,11 +155,14 @@ if [ "$status" != "$expect_status" ]; then
     fail "exit status $status, expected $expect_status"
 fi
 
-# check_lines FILE: every non-empty line of FILE must occur in stderr.
+# check_lines FILE: every non-empty line of FILE must occur in stderr, and there must be
+# one at least (an empty expectation file would check nothing and always pass).
 check_lines() {
     missing=0
+    checked=0
     while IFS= read -r line || [ -n "$line" ]; do
         [ -n "$line" ] || continue
+        checked=$((checked + 1))
         if grep -qF -e "$line" "$tmp/stderr.case"; then
             echo "  found    $line" >> "$tmp/report"
         else
@@ -167,6 +170,9 @@ check_lines() {
             missing=1
         fi
     done < "$1"
+    if [ $checked -eq 0 ]; then
+        fail "$(basename "$1") has no lines to look for"
+    fi
     if [ $missing -ne 0 ]; then
         fail "stderr lacks lines of $(basename "$1")"
     fi

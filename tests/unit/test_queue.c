@@ -109,18 +109,52 @@ static void test_close_drains_then_ends(void **state)
     wp__queue_free(q);
 }
 
+/*
+ * What the queue releases, seen without LeakSanitizer: items carry an extra reference of
+ * the test's (the queue's release must bring the count back to 1), and wp_free() is
+ * wrapped at link time (-Wl,--wrap=wp_free, tests/CMakeLists.txt) to record text freed.
+ */
+void __real_wp_free(void *ptr);
+void __wrap_wp_free(void *ptr);
+
+static const void *watched_text;
+static int watched_text_freed;
+
+void __wrap_wp_free(void *ptr)
+{
+    if (ptr && ptr == watched_text)
+        watched_text_freed++;
+    __real_wp_free(ptr);
+}
+
+static size_t refs(const json_t *item)
+{
+    return item->refcount;
+}
+
 static void test_abort_fails_pushes_and_frees(void **state)
 {
     (void)state;
     struct wp_queue *q = wp__queue_new(2);
     struct wp_entry e[2] = {entry_n(1), entry_n(2)};
+    json_t *held[2] = {json_incref(e[0].item), json_incref(e[1].item)};
     assert_true(wp__queue_push(q, e, 2));
+    assert_int_equal(refs(held[0]), 2);
     wp__queue_abort(q);
     struct wp_entry more = entry_n(3);
-    assert_false(wp__queue_push(q, &more, 1)); /* released by the queue */
+    json_t *more_item = json_incref(more.item);
+    assert_false(wp__queue_push(q, &more, 1));
+    assert_int_equal(refs(more_item), 1); /* released by the queue */
     struct wp_entry out[2];
     assert_int_equal(wp__queue_pop(q, out, 2), 0);
-    wp__queue_free(q); /* releases the two still queued */
+    assert_int_equal(refs(held[0]), 2); /* an aborted pop hands nothing out */
+    wp__queue_free(q);
+    /* the two still queued were released by the free */
+    assert_int_equal(refs(held[0]), 1);
+    assert_int_equal(refs(held[1]), 1);
+    json_decref(held[0]);
+    json_decref(held[1]);
+    json_decref(more_item);
 }
 
 static void test_text_entries_are_released(void **state)
@@ -128,8 +162,14 @@ static void test_text_entries_are_released(void **state)
     (void)state;
     struct wp_queue *q = wp__queue_new(2);
     struct wp_entry e = {.text = wp_strdup("{\"a\":1}\n"), .text_len = 8};
+    assert_non_null(e.text);
+    watched_text = e.text;
+    watched_text_freed = 0;
     assert_true(wp__queue_push(q, &e, 1));
+    assert_int_equal(watched_text_freed, 0);
     wp__queue_free(q);
+    assert_int_equal(watched_text_freed, 1);
+    watched_text = NULL;
 }
 
 int main(void)
