@@ -244,9 +244,7 @@ static void host_discard_held(struct wp_ctx *ctx, size_t count)
 /* The plugin's struct sizes, for the HTTP calls that read and fill its structs. */
 static struct wp_http_abi plugin_http_abi(struct wp_ctx *ctx)
 {
-    const struct wp_plugin_desc *desc = impl(ctx)->stage->plugin->desc;
-    return (struct wp_http_abi){.request_size = desc->http_request_size,
-                                .response_size = desc->http_response_size};
+    return wp__http_abi_of(impl(ctx)->stage->plugin->desc);
 }
 
 static enum wp_status host_http_perform(struct wp_ctx *ctx, const struct wp_http_request *req,

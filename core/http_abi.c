@@ -29,6 +29,15 @@ static void response_out(void *dst, size_t size, const struct wp_http_response *
     memcpy(dst, src, min_size(size, sizeof(*src)));
 }
 
+struct wp_http_abi wp__http_abi_of(const struct wp_plugin_desc *desc)
+{
+    if (!desc)
+        return (struct wp_http_abi){.request_size = sizeof(struct wp_http_request),
+                                    .response_size = sizeof(struct wp_http_response)};
+    return (struct wp_http_abi){.request_size = desc->http_request_size,
+                                .response_size = desc->http_response_size};
+}
+
 static bool abi_ok(struct wp_http_abi abi)
 {
     return abi.request_size >= WP_HTTP_REQUEST_MIN_SIZE &&

@@ -21,6 +21,9 @@ struct wp_http_abi {
     size_t response_size;
 };
 
+/* wp__http_abi_of() - the sizes @desc declares; the host's own when @desc is NULL. */
+struct wp_http_abi wp__http_abi_of(const struct wp_plugin_desc *desc);
+
 enum wp_status wp__http_perform_abi(struct wp_ctx *ctx, struct wp_http_abi abi,
                                     const struct wp_http_request *req,
                                     struct wp_http_response *resp);

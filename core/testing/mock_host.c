@@ -174,12 +174,7 @@ static enum wp_status mock_store_delete(struct wp_ctx *ctx, const char *ns, cons
 /* The plugin's struct sizes, for the HTTP calls that read and fill its structs. */
 static struct wp_http_abi mock_http_abi(struct wp_ctx *ctx)
 {
-    const struct wp_plugin_desc *desc = mock_of(ctx)->desc;
-    if (!desc)
-        return (struct wp_http_abi){.request_size = sizeof(struct wp_http_request),
-                                    .response_size = sizeof(struct wp_http_response)};
-    return (struct wp_http_abi){.request_size = desc->http_request_size,
-                                .response_size = desc->http_response_size};
+    return wp__http_abi_of(mock_of(ctx)->desc);
 }
 
 static enum wp_status mock_http_perform(struct wp_ctx *ctx, const struct wp_http_request *req,
