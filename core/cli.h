@@ -14,6 +14,7 @@ enum wp_exit {
     WP_EXIT_OK = 0,
     WP_EXIT_ITEMS_FAILED = 1,
     WP_EXIT_USAGE = 2,
+    WP_EXIT_TEMPFAIL = 75, /* EX_TEMPFAIL: the state folder is in use; try again later */
     WP_EXIT_CONFIG = 78,
 };
 

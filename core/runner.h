@@ -67,6 +67,14 @@ struct wp_run_options {
     bool summary;      /* per-stage summary at the end */
     bool show_metrics; /* plugin metrics in the summary */
     bool handle_signals;
+    /*
+     * With @use_input: the input enters at stage @start_stage (0 = the first); the stages
+     * before it are created but take nothing. `wirepipe replay` re-runs dead letters from
+     * the stage that failed them this way.
+     */
+    size_t start_stage;
+    /* When set: dead letters go to this file instead of the pipeline's "dead_letter". */
+    const char *dead_letter_path;
 };
 
 /*

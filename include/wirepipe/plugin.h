@@ -28,6 +28,8 @@
  *  2.0 (2026-12-04) sizes of every growable struct and the lowest host minor needed, in
  *                   the descriptor; config key bounds (min/max, min_items);
  *                   WP_STAGE_NO_SNAPSHOT; host entries sha256_hex and discard_held.
+ *  2.1 (2026-12-04) acknowledged delivery: the stage op ack() and enum wp_ack_outcome;
+ *                   host entry http_perform_each (replies handed over as they arrive).
  *
  * Ownership words follow jansson: "borrowed" (valid for the call, caller keeps it),
  * "steals" (the callee owns it afterwards, even when the call fails), "new" (the caller
@@ -188,9 +190,35 @@ typedef enum wp_outcome wp_stage_generate_fn(void *instance, struct wp_ctx *ctx)
 typedef enum wp_outcome wp_stage_flush_fn(void *instance, struct wp_ctx *ctx);
 
 /*
- * destroy() - optional: release the instance. Called once, after the last process/flush.
+ * destroy() - optional: release the instance. Called once, after the last process/flush
+ * and the last ack.
  */
 typedef void wp_stage_destroy_fn(void *instance);
+
+/* How an item a source emitted came to be done (see ack()). */
+enum wp_ack_outcome {
+    WP_ACK_DELIVERED = 1, /* every sink took it, or it left the last stage */
+    WP_ACK_DROPPED,       /* a stage dropped it on purpose (a filter, a duplicate) */
+    WP_ACK_DEAD_LETTERED, /* it is in the dead-letter file */
+};
+
+/*
+ * ack() - optional (2.1), for a source: an item this stage emitted from generate() is
+ * done. The host tracks every item from its source to the end, through fan-out (each item
+ * a stage emits for it) and batching (an item an emit-only stage held is done when what it
+ * emitted next is); @outcome is the worst of all of them. An item that is not done when
+ * the run ends (killed, cancelled after the grace period, still held by a batching stage,
+ * lost to a broken output) is never acknowledged: record an item as consumed here, never
+ * at emit, and a rerun delivers what was not.
+ *
+ * @item_id is the item's "id" as emitted ("" when it had none). Calls come one at a time,
+ * in no particular order, on a host thread of their own, while generate() may still run:
+ * share state with generate() under a lock, but never hold that lock while calling
+ * emit(), which may wait for the items in flight. Legal host calls: as for flush().
+ * Every ack() has returned before destroy().
+ */
+typedef void wp_stage_ack_fn(void *instance, struct wp_ctx *ctx, const char *item_id,
+                             enum wp_ack_outcome outcome);
 
 struct wp_stage_ops {
     const char *name;                   /* stage name; the first stage's equals the plugin's */
@@ -203,6 +231,7 @@ struct wp_stage_ops {
     wp_stage_flush_fn *flush;           /* optional */
     wp_stage_destroy_fn *destroy;       /* optional */
     void *reserved[4];                  /* must be NULL */
+    wp_stage_ack_fn *ack;               /* 2.1, optional: a source's items are done */
     /* New members go here, at the end, each with the ABI minor that added it. */
 };
 
@@ -347,6 +376,10 @@ struct wp_http_response {
  *   retry_in, attempt                                        process
  *   dead_letter                                              process, generate, flush
  *   discard_held                                             process, flush (emit-only)
+ *   http_perform_each                                        as http_*; its callback may
+ *                                                            emit (it runs on the caller's
+ *                                                            thread)
+ * ack() may use what flush() may, except emit, retry_in, attempt and discard_held.
  *
  * Misuse never crashes the host: emit() inside create() or from another thread returns
  * WP_E_INVALID, discards the item and logs a line naming the plugin.
@@ -410,7 +443,13 @@ struct wp_host_api {
     /* metric_add() - add @delta to this stage's counter @name (shown with -v). */
     void (*metric_add)(struct wp_ctx *ctx, const char *name, long long delta);
 
-    /* cancelled() - true once the run is stopping (signal, fatal stage): end long loops. */
+    /*
+     * cancelled() - in generate(): true once the run stops taking input (a signal, a
+     * fatal stage); stop producing, what was not emitted is read again next run. In the
+     * other callbacks: true once the grace period for items in flight is over; give up the
+     * item (any outcome but OK: it is not dead-lettered, and its source reads it again).
+     * The shared HTTP client and retry waits end by the same rule.
+     */
     bool (*cancelled)(struct wp_ctx *ctx);
 
     /* Borrowed strings, valid for the life of the run. */
@@ -478,6 +517,24 @@ struct wp_host_api {
      * run ends are reported as held. Legal in process() and flush().
      */
     void (*discard_held)(struct wp_ctx *ctx, size_t count);
+
+    /* -- 2.1 -- */
+
+    /*
+     * http_perform_each() - like http_perform_many(), but each reply is handed to
+     * @on_reply as soon as it is complete, on the calling thread, so a caller may emit an
+     * item per reply while the others are still loading, and holds only the replies in
+     * flight. @resp is borrowed for the callback (the host releases it afterwards);
+     * @index is the request's position in @reqs. Returning false from @on_reply stops
+     * the remaining requests. Returns WP_OK when every reply was handed over, WP_E_CANCELLED
+     * when stopped (by @on_reply or cancelled()), or WP_E_NOMEM; requests never handed
+     * over were not made or their replies were dropped.
+     */
+    enum wp_status (*http_perform_each)(struct wp_ctx *ctx, const struct wp_http_request *reqs,
+                                        size_t count, unsigned concurrency, unsigned per_host,
+                                        bool (*on_reply)(void *arg, size_t index,
+                                                         const struct wp_http_response *resp),
+                                        void *arg);
 
     /* New members go here, at the end, each with the ABI minor that added it. */
 };
