@@ -261,6 +261,17 @@ static enum wp_status host_http_perform_many(struct wp_ctx *ctx, const struct wp
                                      per_host);
 }
 
+static enum wp_status
+host_http_perform_each(struct wp_ctx *ctx, const struct wp_http_request *reqs, size_t count,
+                       unsigned concurrency, unsigned per_host,
+                       bool (*on_reply)(void *arg, size_t index,
+                                        const struct wp_http_response *resp),
+                       void *arg)
+{
+    return wp__http_perform_each_abi(ctx, plugin_http_abi(ctx), reqs, count, concurrency,
+                                     per_host, on_reply, arg);
+}
+
 const struct wp_host_api wp__host_api = {
     .abi_major = WP_ABI_MAJOR,
     .abi_minor = WP_ABI_MINOR,
@@ -293,4 +304,5 @@ const struct wp_host_api wp__host_api = {
     .store_delete = host_store_delete,
     .sha256_hex = wp__sha256_hex,
     .discard_held = host_discard_held,
+    .http_perform_each = host_http_perform_each,
 };

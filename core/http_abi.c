@@ -86,3 +86,16 @@ enum wp_status wp__http_perform_many_abi(struct wp_ctx *ctx, struct wp_http_abi 
     wp_free(full);
     return status;
 }
+
+/* Placeholder until the streaming client lands (issue 9): refuses every call. */
+enum wp_status wp__http_perform_each_abi(struct wp_ctx *ctx, struct wp_http_abi abi,
+                                         const struct wp_http_request *reqs, size_t count,
+                                         unsigned concurrency, unsigned per_host,
+                                         bool (*on_reply)(void *arg, size_t index,
+                                                          const struct wp_http_response *resp),
+                                         void *arg)
+{
+    (void)ctx, (void)abi, (void)reqs, (void)count, (void)concurrency, (void)per_host;
+    (void)on_reply, (void)arg;
+    return WP_E_INVALID;
+}
