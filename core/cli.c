@@ -39,9 +39,14 @@ struct wp_run *wp__run_prepare_or_report(struct wp_pipeline_def *def, struct wp_
 int wp__run_pipeline(struct wp_pipeline_def *def, struct wp_loader *loader,
                      const struct wp_run_options *options)
 {
-    struct wp_run *run = wp__run_prepare_or_report(def, loader);
+    struct wp_diags diags;
+    wp__diags_init(&diags);
+    struct wp_run *run = wp__run_prepare(def, loader, &diags);
+    wp__diags_print(&diags, stderr);
+    bool tempfail = diags.tempfail;
+    wp__diags_release(&diags);
     if (!run)
-        return WP_EXIT_CONFIG;
+        return tempfail ? WP_EXIT_TEMPFAIL : WP_EXIT_CONFIG;
     int status = wp__run_execute(run, options);
     wp__run_free(run);
     return status;

@@ -20,7 +20,9 @@ static FILE *open_dead_file(struct wp_run *run)
 {
     if (run->dead_file || run->dead_open_failed)
         return run->dead_file;
-    const char *path = run->def->dead_letter;
+    const char *path = run->options && run->options->dead_letter_path
+                           ? run->options->dead_letter_path
+                           : run->def->dead_letter;
     if (wp__mkdir_parents(path) != 0 || !(run->dead_file = fopen(path, "a"))) {
         wp__log(WP_LOG_ERROR, run->def->name, "cannot open dead-letter file '%s': %s", path,
                 strerror(errno));

@@ -8,9 +8,7 @@
 
 void wp__diags_init(struct wp_diags *d)
 {
-    d->lines = NULL;
-    d->count = 0;
-    d->alloc = 0;
+    *d = (struct wp_diags){0};
 }
 
 void wp__diags_release(struct wp_diags *d)

@@ -8,6 +8,7 @@
 #ifndef WP_DIAG_H
 #define WP_DIAG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -15,6 +16,7 @@ struct wp_diags {
     char **lines;
     size_t count;
     size_t alloc;
+    bool tempfail; /* the problem will pass (the state folder is in use): exit 75, not 78 */
 };
 
 void wp__diags_init(struct wp_diags *d);

@@ -52,6 +52,8 @@ static bool emit_allowed(struct wp_run_ctx *c)
     const char *why = NULL;
     if (c->phase == WP_PHASE_CREATE)
         why = "inside create()";
+    else if (c->phase == WP_PHASE_ACK)
+        why = "inside ack()";
     else if (!pthread_equal(c->thread, pthread_self()))
         why = "from a thread the host did not call the stage on";
     if (!why)
@@ -59,6 +61,29 @@ static bool emit_allowed(struct wp_run_ctx *c)
     wp__log(WP_LOG_ERROR, c->source, "plugin '%s' called emit() %s; the item is discarded",
             c->stage->plugin ? c->stage->plugin->name : "?", why);
     return false;
+}
+
+/*
+ * The track of an item emitted outside process(): a new root when a source generates it
+ * (the run acknowledges it to the source), or a share of what a flushing stage held.
+ */
+static struct wp_track *emit_track(struct wp_run_ctx *c, const json_t *item)
+{
+    if (c->phase == WP_PHASE_GENERATE) {
+        struct wp_acker *acker = c->stage->run->acker;
+        return acker ? wp__track_root(acker, json_string_value(json_object_get(item, WP_ITEM_ID)))
+                     : NULL;
+    }
+    struct wp_stage_rt *stage = c->stage;
+    if (!c->flush_grouped) {
+        c->flush_grouped = true;
+        pthread_mutex_lock(&stage->held_lock);
+        c->flush_group = wp__track_group(stage->held.v, stage->held.count, 1);
+        stage->held.count = 0;
+        pthread_mutex_unlock(&stage->held_lock);
+    }
+    wp__track_ref(c->flush_group, 1);
+    return c->flush_group;
 }
 
 static enum wp_status host_emit(struct wp_ctx *ctx, json_t *item)
@@ -82,8 +107,9 @@ static enum wp_status host_emit(struct wp_ctx *ctx, json_t *item)
      * emit-only stage is handing on what it held. */
     if (c->stage->ops->flags & WP_STAGE_EMIT_ONLY && atomic_load(&c->stage->n_held) > 0)
         atomic_fetch_sub(&c->stage->n_held, 1);
+    struct wp_track *track = emit_track(c, item);
     struct wp_entry_vec one = {0};
-    if (!wp__entry_vec_push(&one, (struct wp_entry){.item = item, .line = c->line}))
+    if (!wp__entry_vec_push(&one, (struct wp_entry){.item = item, .line = c->line, .track = track}))
         return WP_E_NOMEM;
     bool pushed = wp__stage_push_out(c->stage, &one);
     wp__entry_vec_release(&one);
@@ -162,9 +188,15 @@ static void host_metric_add(struct wp_ctx *ctx, const char *name, long long delt
     pthread_mutex_unlock(&stage->metrics_lock);
 }
 
+/*
+ * A source stops producing as soon as the run stops taking input; every other callback
+ * may finish the item in hand until the grace period is over.
+ */
 static bool host_cancelled(struct wp_ctx *ctx)
 {
-    return atomic_load(&impl(ctx)->stage->run->stopping);
+    struct wp_run *run = impl(ctx)->stage->run;
+    return impl(ctx)->phase == WP_PHASE_GENERATE ? atomic_load(&run->stopping)
+                                                 : atomic_load(&run->cancelling);
 }
 
 static const char *host_stage_id(struct wp_ctx *ctx)
@@ -181,12 +213,7 @@ static const char *host_state_dir(struct wp_ctx *ctx)
 {
     struct wp_run *run = impl(ctx)->stage->run;
     pthread_mutex_lock(&run->store_lock);
-    if (!run->state_dir_made) {
-        if (wp__mkdir_p(run->def->state_dir, 0700) != 0)
-            wp__log(WP_LOG_WARN, impl(ctx)->source, "cannot create state folder '%s'",
-                    run->def->state_dir);
-        run->state_dir_made = true;
-    }
+    wp__run_lock_state(run);
     pthread_mutex_unlock(&run->store_lock);
     return run->def->state_dir;
 }
@@ -196,6 +223,8 @@ static struct wp_store *run_store(struct wp_ctx *ctx)
 {
     struct wp_run *run = impl(ctx)->stage->run;
     pthread_mutex_lock(&run->store_lock);
+    if (!run->store && !run->store_failed && !wp__run_lock_state(run))
+        run->store_failed = true;
     if (!run->store && !run->store_failed) {
         struct wp_error err = {0};
         if (wp__store_open(run->def->state_dir, &run->store, &err) != WP_OK) {
@@ -239,6 +268,10 @@ static void host_discard_held(struct wp_ctx *ctx, size_t count)
         return;
     atomic_fetch_sub(&stage->n_held, n);
     atomic_fetch_add(&stage->n_dropped, (unsigned long long)n);
+    /* The oldest held items are the ones a batching stage gives up first. */
+    pthread_mutex_lock(&stage->held_lock);
+    wp__track_list_end(&stage->held, (size_t)n, WP_TRACK_DROPPED);
+    pthread_mutex_unlock(&stage->held_lock);
 }
 
 /* The plugin's struct sizes, for the HTTP calls that read and fill its structs. */
@@ -261,15 +294,14 @@ static enum wp_status host_http_perform_many(struct wp_ctx *ctx, const struct wp
                                      per_host);
 }
 
-static enum wp_status
-host_http_perform_each(struct wp_ctx *ctx, const struct wp_http_request *reqs, size_t count,
-                       unsigned concurrency, unsigned per_host,
-                       bool (*on_reply)(void *arg, size_t index,
-                                        const struct wp_http_response *resp),
-                       void *arg)
+static enum wp_status host_http_perform_each(struct wp_ctx *ctx, const struct wp_http_request *reqs,
+                                             size_t count, unsigned concurrency, unsigned per_host,
+                                             bool (*on_reply)(void *arg, size_t index,
+                                                              const struct wp_http_response *resp),
+                                             void *arg)
 {
-    return wp__http_perform_each_abi(ctx, plugin_http_abi(ctx), reqs, count, concurrency,
-                                     per_host, on_reply, arg);
+    return wp__http_perform_each_abi(ctx, plugin_http_abi(ctx), reqs, count, concurrency, per_host,
+                                     on_reply, arg);
 }
 
 const struct wp_host_api wp__host_api = {

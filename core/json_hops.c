@@ -10,6 +10,7 @@
 
 #include "deadletter.h"
 #include "runner.h"
+#include "track.h"
 #include "utf8.h"
 
 /* One line of input that is not a JSON object: dead-letter it, keeping what we can. */
@@ -77,6 +78,9 @@ void wp__encode_batch(struct wp_stage_rt *stage, struct wp_entry *batch, size_t 
 {
     size_t cap = 2048 * count, used = 0, items = 0;
     char *text = wp_malloc(cap);
+    /* The text entry stands for the items it holds: written, they are all delivered. */
+    struct wp_track *tracks[64];
+    size_t n_tracks = 0;
     for (size_t i = 0; i < count; i++) {
         size_t need = text ? json_dumpb(batch[i].item, text + used, cap - used,
                                         JSON_COMPACT | JSON_REAL_PRECISION(10))
@@ -94,18 +98,26 @@ void wp__encode_batch(struct wp_stage_rt *stage, struct wp_entry *batch, size_t 
         if (!text || need == 0 || need + 1 > cap - used) {
             wp__dead_letter(stage->run, "output", NULL, batch[i].item, WP_E_NOMEM,
                             "cannot encode the item as JSON", 1, batch[i].line);
+            wp__track_end(batch[i].track, WP_TRACK_DEAD_LETTERED);
         } else {
             used += need;
             text[used++] = '\n';
             items++;
+            if (batch[i].track && n_tracks < WP_ARRAY_SIZE(tracks))
+                tracks[n_tracks++] = batch[i].track;
+            else
+                wp__track_end(batch[i].track, WP_TRACK_UNFINISHED); /* more than a batch */
         }
+        batch[i].track = NULL;
         wp__entry_release(&batch[i]);
     }
+    struct wp_track *group = wp__track_group(tracks, n_tracks, 1);
     if (items)
         wp__entry_vec_push(results, (struct wp_entry){.text = text,
                                                       .text_len = used,
                                                       .text_items = items,
-                                                      .line = batch[0].line});
+                                                      .line = batch[0].line,
+                                                      .track = group});
     else
         wp_free(text);
 }

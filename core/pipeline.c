@@ -22,12 +22,14 @@
 #define PIPELINE_MAX_BYTES ((size_t)1024 * 1024)
 #define PIPELINE_MAX_DEPTH 32
 /* A stage id must fit struct wp_error's stage field. */
-#define STAGE_ID_MAX   (WP_ERROR_STAGE_MAX - 1)
-#define WORKERS_MAX    64
-#define ATTEMPTS_MAX   100
-#define QUEUE_SIZE_MAX 65536
-#define QUEUE_SIZE_DEF 256
-#define ATTEMPTS_DEF   3
+#define STAGE_ID_MAX       (WP_ERROR_STAGE_MAX - 1)
+#define WORKERS_MAX        64
+#define ATTEMPTS_MAX       100
+#define QUEUE_SIZE_MAX     65536
+#define QUEUE_SIZE_DEF     256
+#define GRACE_PERIOD_DEF_S 30
+#define GRACE_PERIOD_MAX_S 3600
+#define ATTEMPTS_DEF       3
 
 /* ------------------------------------------------------------------------------------
  * Small helpers: JSON paths for messages, quoting outside text
@@ -526,8 +528,8 @@ static bool is_plugin_path(const char *s)
     return strchr(s, '/') || (n >= 3 && strcmp(s + n - 3, ".so") == 0);
 }
 
-static const char *const top_keys[] = {"name",        "description", "state_dir",
-                                       "dead_letter", "queue_size",  "stages"};
+static const char *const top_keys[] = {"name",       "description",    "state_dir", "dead_letter",
+                                       "queue_size", "grace_period_s", "stages"};
 static const char *const stage_keys[] = {"plugin",   "id",      "stage",       "config",
                                          "on_error", "workers", "max_attempts"};
 static const char *const on_error_names[] = {"dead-letter", "skip", "fail"};
@@ -867,6 +869,9 @@ enum wp_status wp__pipeline_def_load(const char *path, const struct wp_config_ov
     json_int_t queue_size = QUEUE_SIZE_DEF;
     take_int(&L, root, "queue_size", &p, 1, QUEUE_SIZE_MAX, &queue_size);
     def->queue_size = (size_t)queue_size;
+    json_int_t grace = GRACE_PERIOD_DEF_S;
+    take_int(&L, root, "grace_period_s", &p, 0, GRACE_PERIOD_MAX_S, &grace);
+    def->grace_period_s = (unsigned)grace;
     def->name = name ? wp_strdup(name) : default_name(path);
     def->description = description ? wp_strdup(description) : NULL;
     def->state_dir = state_dir ? path_join(def->dir, state_dir) : path_join(def->dir, ".wirepipe");

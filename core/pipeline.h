@@ -42,6 +42,8 @@ struct wp_pipeline_def {
     char *state_dir;   /* absolute; default "<dir>/.wirepipe" */
     char *dead_letter; /* absolute; default "<state_dir>/dead-letter.jsonl" */
     size_t queue_size; /* items per queue between stages, default 256 */
+    /* After SIGTERM/SIGINT, how long items in flight may take to finish, default 30 s. */
+    unsigned grace_period_s;
     struct wp_stage_def *stages;
     size_t stage_count;
 };

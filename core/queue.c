@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "track.h"
+
 struct wp_queue {
     pthread_mutex_t lock;
     pthread_cond_t not_empty;
@@ -25,8 +27,10 @@ void wp__entry_release(struct wp_entry *entry)
 {
     json_decref(entry->item);
     wp_free(entry->text);
+    wp__track_end(entry->track, WP_TRACK_UNFINISHED);
     entry->item = NULL;
     entry->text = NULL;
+    entry->track = NULL;
 }
 
 bool wp__entry_vec_push(struct wp_entry_vec *vec, struct wp_entry entry)

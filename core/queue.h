@@ -15,6 +15,8 @@
 
 #include <jansson.h>
 
+struct wp_track;
+
 /*
  * One queued item. Between the input reader and the JSON decoders, and between the
  * encoders and the output writer, an entry instead carries JSON Lines text: a run of
@@ -24,12 +26,16 @@ struct wp_entry {
     json_t *item; /* owned by whoever holds the entry, or NULL */
     char *text;   /* owned JSON Lines text (wp_malloc), or NULL */
     size_t text_len;
-    size_t text_items; /* output text: how many items it holds */
-    uint64_t seq;      /* position in the producing stage's output order */
-    uint64_t line;     /* input line of the item (or of the text's first line), or 0 */
+    size_t text_items;      /* output text: how many items it holds */
+    uint64_t seq;           /* position in the producing stage's output order */
+    uint64_t line;          /* input line of the item (or of the text's first line), or 0 */
+    struct wp_track *track; /* the source item(s) it stands for, or NULL (track.h) */
 };
 
-/* wp__entry_release() - free what @entry owns. */
+/*
+ * wp__entry_release() - free what @entry owns. A track still attached ends unfinished:
+ * an entry that is dropped without being delivered is never acknowledged.
+ */
 void wp__entry_release(struct wp_entry *entry);
 
 /* A growable list of entries a worker collects before pushing them downstream. */

@@ -9,15 +9,19 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "deadletter.h"
+#include "fsutil.h"
 #include "json_hops.h"
 #include "log.h"
 #include "stage.h"
+#include "state_lock.h"
 #include "store.h"
 #include "summary.h"
+#include "track.h"
 #include "utf8.h"
 
 /* Entries moved per queue operation: big enough to amortise locking, small enough that a
@@ -46,6 +50,22 @@ struct wp_run *wp__run_prepare(struct wp_pipeline_def *def, struct wp_loader *lo
     }
     run->stage_count = def->stage_count;
 
+    /*
+     * A state folder that exists is locked before any stage is created, so a second run
+     * stops before it reads anything (exit 75). A new one is locked on first use.
+     */
+    struct stat st;
+    if (stat(def->state_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+        pthread_mutex_lock(&run->store_lock);
+        bool usable = wp__run_lock_state(run) || !atomic_load(&run->state_busy);
+        pthread_mutex_unlock(&run->store_lock);
+        if (!usable) {
+            diags->tempfail = true; /* the reason is logged already */
+            wp__run_free(run);
+            return NULL;
+        }
+    }
+
     /* Check every stage before creating any, so all config errors show at once. */
     bool ok = true;
     for (size_t i = 0; i < def->stage_count; i++)
@@ -63,15 +83,24 @@ void wp__run_free(struct wp_run *run)
 {
     if (!run)
         return;
+    /* Entries still queued end unfinished: the acker outlives the queues and the stage
+     * instances outlive the acker, whose thread calls them. */
+    wp__queue_free(run->output);
+    run->output = NULL;
+    for (size_t i = 0; i < run->stage_count; i++) {
+        wp__queue_free(run->stages[i].in);
+        run->stages[i].in = NULL;
+    }
+    wp__acker_free(run->acker);
     for (size_t i = 0; i < run->stage_count; i++)
         wp__stage_rt_release(&run->stages[i]);
     wp__stage_rt_release(&run->decode);
     wp__stage_rt_release(&run->encode);
     wp_free(run->chain);
-    wp__queue_free(run->output);
     wp__dead_letter_close(run);
     if (run->store)
         wp__store_close(run->store);
+    wp__state_unlock(run->state_lock);
     pthread_mutex_destroy(&run->dead_lock);
     pthread_mutex_destroy(&run->store_lock);
     pthread_mutex_destroy(&run->input_lock);
@@ -100,6 +129,50 @@ static bool release_in_order(struct wp_stage_rt *stage, uint64_t first_seq, size
 void wp__run_stop(struct wp_run *run)
 {
     atomic_store(&run->stopping, true);
+}
+
+void wp__run_cancel(struct wp_run *run)
+{
+    atomic_store(&run->stopping, true);
+    atomic_store(&run->cancelling, true);
+}
+
+bool wp__run_lock_state(struct wp_run *run)
+{
+    if (run->state_lock)
+        return true;
+    if (atomic_load(&run->state_busy))
+        return false;
+    const char *dir = run->def->state_dir;
+    if (wp__mkdir_p(dir, 0700) != 0) {
+        wp__log(WP_LOG_ERROR, run->def->name, "cannot create state folder '%s': %s", dir,
+                strerror(errno));
+        return false;
+    }
+    struct wp_error err = {0};
+    pid_t holder = 0;
+    enum wp_status status = wp__state_lock(dir, &run->state_lock, &holder, &err);
+    if (status == WP_OK)
+        return true;
+    if (status != WP_E_UNAVAILABLE) {
+        /* A folder we cannot lock (a read-only mount) is still used: the lock is a guard
+         * against a second run, not a condition for the first. */
+        wp__log(WP_LOG_WARN, run->def->name, "state folder not locked: %s", err.text);
+        return true;
+    }
+    if (holder)
+        wp__log(WP_LOG_ERROR, run->def->name,
+                "state folder '%s' is in use by process %ld (another wirepipe run); exiting "
+                "with status 75, try again when it has finished",
+                dir, (long)holder);
+    else
+        wp__log(WP_LOG_ERROR, run->def->name,
+                "state folder '%s' is in use by another wirepipe run; exiting with status 75, "
+                "try again when it has finished",
+                dir);
+    atomic_store(&run->state_busy, true);
+    wp__run_cancel(run);
+    return false;
 }
 
 struct worker_arg {
@@ -226,6 +299,26 @@ static void *read_input(struct wp_run *run)
     return NULL;
 }
 
+/*
+ * Writing the output failed. A reader that went away (`wirepipe ... | head`) is a normal
+ * end: stop quietly, exit 0, and acknowledge nothing that was not written. Any other
+ * error fails the run. Returns true for the closed pipe.
+ */
+static bool output_failed(struct wp_run *run, bool *output_ok)
+{
+    int err = errno;
+    *output_ok = false;
+    if (err == EPIPE) {
+        atomic_store(&run->reader_gone, true);
+        wp__run_cancel(run);
+        return true;
+    }
+    wp__log(WP_LOG_ERROR, run->def->name, "cannot write output: %s", strerror(err));
+    atomic_store(&run->failed, true);
+    wp__run_stop(run);
+    return false;
+}
+
 static void *output_thread(void *arg)
 {
     struct wp_run *run = arg;
@@ -234,26 +327,28 @@ static void *output_thread(void *arg)
     struct wp_entry batch[BATCH_SINGLE_WORKER];
     bool output_ok = true;
     size_t n;
+    bool reader_gone = false;
     while ((n = wp__queue_pop(run->output, batch, WP_ARRAY_SIZE(batch))) > 0) {
         for (size_t i = 0; i < n; i++) {
             if (!sink && output_ok) {
                 enum wp_status status =
                     batch[i].text ? out->write_text(out->arg, batch[i].text, batch[i].text_len)
                                   : out->write(out->arg, batch[i].item);
-                if (status != WP_OK) {
-                    wp__log(WP_LOG_ERROR, run->def->name, "cannot write output: %s",
-                            strerror(errno));
-                    output_ok = false;
-                    atomic_store(&run->failed, true);
-                    wp__run_stop(run);
-                }
+                if (status != WP_OK)
+                    reader_gone = output_failed(run, &output_ok);
             }
-            /* Once output fails, what is left is counted as lost and reported. */
+            /* Once output fails, what is left is counted as lost and never acknowledged. */
             atomic_fetch_add(output_ok ? &run->n_written : &run->n_lost,
                              batch[i].text ? batch[i].text_items : 1);
+            if (output_ok) {
+                wp__track_end(batch[i].track, WP_TRACK_DELIVERED);
+                batch[i].track = NULL;
+            }
             wp__entry_release(&batch[i]);
         }
     }
+    if (reader_gone)
+        return NULL; /* nothing more can reach a closed pipe */
     if (out->finish && out->finish(out->arg) != WP_OK && output_ok) {
         wp__log(WP_LOG_ERROR, run->def->name,
                 "cannot write output: %s; items counted as out may not have been written",
@@ -286,31 +381,48 @@ static void wake_input(struct wp_run *run)
     pthread_mutex_unlock(&run->input_lock);
 }
 
+/* The grace period after the first signal is over: give up what is still in flight. */
+static void grace_over(struct wp_run *run)
+{
+    if (atomic_exchange(&run->cancelling, true))
+        return;
+    wp__log(WP_LOG_WARN, run->def->name,
+            "grace period of %u s over: giving up the items still in flight (not acknowledged; "
+            "the next run delivers them)",
+            run->def->grace_period_s);
+}
+
 static void *signal_thread(void *arg)
 {
     struct signal_state *ss = arg;
+    struct wp_run *run = ss->run;
     unsigned received = 0;
+    uint64_t grace_end = 0;
     for (;;) {
         /* Wake the input thread again every 100 ms after the first signal: a wake-up
          * that lands just before it blocks in read() would otherwise be lost. */
         struct timespec tick = {.tv_sec = 0, .tv_nsec = 100000000L};
         int sig = sigtimedwait(&ss->set, NULL, &tick);
         if (sig < 0) {
-            if (received)
-                wake_input(ss->run);
+            if (received) {
+                wake_input(run);
+                if (wp__now_ns() >= grace_end)
+                    grace_over(run);
+            }
             continue;
         }
         if (sig == SIGUSR2)
             return NULL; /* the run is over */
         received++;
         if (received == 1) {
-            wp__log(WP_LOG_WARN, ss->run->def->name,
-                    "%s: finishing items in flight; signal again to exit at once",
-                    sig == SIGINT ? "interrupted" : "terminated");
-            wp__run_stop(ss->run);
-            wake_input(ss->run);
+            wp__log(WP_LOG_WARN, run->def->name,
+                    "%s: finishing items in flight (up to %u s); signal again to exit at once",
+                    sig == SIGINT ? "interrupted" : "terminated", run->def->grace_period_s);
+            grace_end = wp__now_ns() + (uint64_t)run->def->grace_period_s * 1000000000ULL;
+            wp__run_stop(run);
+            wake_input(run);
         } else {
-            wp__log(WP_LOG_ERROR, ss->run->def->name, "second signal: exiting now");
+            wp__log(WP_LOG_ERROR, run->def->name, "second signal: exiting now");
             _exit(130);
         }
     }
@@ -339,7 +451,7 @@ static bool make_chain(struct wp_run *run, bool generating)
         builtin_init(run, &run->decode, "decode", wp__decode_batch);
         run->chain[n++] = &run->decode;
     }
-    for (size_t i = 0; i < run->stage_count; i++)
+    for (size_t i = generating ? 0 : opt->start_stage; i < run->stage_count; i++)
         run->chain[n++] = &run->stages[i];
     if (opt->output.write_text && !sink) {
         builtin_init(run, &run->encode, "encode", wp__encode_batch);
@@ -388,10 +500,22 @@ static bool start_workers(struct wp_stage_rt *stage)
 int wp__run_execute(struct wp_run *run, const struct wp_run_options *options)
 {
     run->options = options;
+    if (options->start_stage > 0 &&
+        (!options->use_input || options->start_stage >= run->stage_count)) {
+        wp__log(WP_LOG_ERROR, run->def->name, "cannot start at stage %zu", options->start_stage);
+        return 1;
+    }
     bool generating = run->stage_count && !options->use_input && run->stages[0].ops->generate;
     if (!make_chain(run, generating)) {
         wp__log(WP_LOG_ERROR, run->def->name, "out of memory");
         return 1;
+    }
+    /* A source that wants to know when its items are done gets them acknowledged. */
+    if (generating && run->stages[0].ops->ack) {
+        run->acker = wp__acker_start(&run->stages[0]);
+        if (!run->acker)
+            wp__log(WP_LOG_WARN, run->stages[0].source,
+                    "cannot start acknowledgements: nothing this run emits is acknowledged");
     }
     uint64_t started = wp__now_ns();
 
@@ -443,6 +567,7 @@ int wp__run_execute(struct wp_run *run, const struct wp_run_options *options)
             pthread_join(run->chain[i]->threads[w], NULL);
     }
     pthread_join(out_thread, NULL);
+    wp__acker_stop(run->acker);
     if (prog_started) {
         atomic_store(&ps.done, true);
         pthread_join(prog_thread, NULL);
@@ -455,5 +580,7 @@ int wp__run_execute(struct wp_run *run, const struct wp_run_options *options)
 
     if (options->summary)
         wp__summary_print(run, (double)(wp__now_ns() - started) / 1e9);
+    if (atomic_load(&run->state_busy))
+        return 75; /* EX_TEMPFAIL: nothing was taken in, try again later */
     return atomic_load(&run->failed) ? 1 : 0;
 }

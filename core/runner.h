@@ -24,6 +24,8 @@
 #include "plugin_loader.h"
 #include "stage.h"
 
+struct wp_acker;
+struct wp_state_lock;
 struct wp_store;
 
 /*
@@ -94,8 +96,13 @@ struct wp_run {
     size_t chain_length;
     const struct wp_run_options *options;
 
-    atomic_bool stopping; /* stop taking input, drain */
-    atomic_bool failed;   /* exit 1 */
+    atomic_bool stopping;    /* stop taking input, drain */
+    atomic_bool cancelling;  /* the grace period is over: give up what is in flight */
+    atomic_bool failed;      /* exit 1 */
+    atomic_bool state_busy;  /* another process holds the state folder: exit 75 */
+    atomic_bool reader_gone; /* stdout was closed by its reader (| head): a quiet end */
+    /* Tells a generating first stage with an ack() op which of its items are done. */
+    struct wp_acker *acker;
     atomic_ullong n_read, n_written, n_dead;
     atomic_ullong n_lost; /* items after an output failure, never written */
 
@@ -104,6 +111,7 @@ struct wp_run {
     bool dead_open_failed;
 
     pthread_mutex_t store_lock;
+    struct wp_state_lock *state_lock; /* held from first use of the state folder */
     struct wp_store *store;
     bool store_failed;
     bool state_dir_made;
@@ -133,6 +141,15 @@ int wp__run_execute(struct wp_run *run, const struct wp_run_options *options);
 
 /* wp__run_stop() - stop taking input and drain (a signal, a fatal stage). */
 void wp__run_stop(struct wp_run *run);
+/* wp__run_cancel() - stop, and give up the items in flight (they stay unacknowledged). */
+void wp__run_cancel(struct wp_run *run);
+
+/*
+ * wp__run_lock_state() - make the state folder and take its lock, once per run (under
+ * store_lock). False when it cannot be used; when another process holds it, the run is
+ * cancelled and ends with exit status 75.
+ */
+bool wp__run_lock_state(struct wp_run *run);
 
 /* wp__run_free() - destroy the stage instances and free the run. */
 void wp__run_free(struct wp_run *run);

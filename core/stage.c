@@ -26,6 +26,7 @@ void wp__stage_rt_init(struct wp_stage_rt *stage, struct wp_run *run, const char
     pthread_mutex_init(&stage->order_lock, NULL);
     pthread_cond_init(&stage->order_cond, NULL);
     pthread_mutex_init(&stage->metrics_lock, NULL);
+    pthread_mutex_init(&stage->held_lock, NULL);
     snprintf(stage->source, sizeof(stage->source), "%s/%s", run->def->name, name);
 }
 
@@ -38,6 +39,8 @@ void wp__stage_rt_release(struct wp_stage_rt *stage)
     pthread_mutex_destroy(&stage->order_lock);
     pthread_cond_destroy(&stage->order_cond);
     pthread_mutex_destroy(&stage->metrics_lock);
+    wp__track_list_release(&stage->held);
+    pthread_mutex_destroy(&stage->held_lock);
     wp__queue_free(stage->in);
     wp_free(stage->threads);
 }
@@ -126,14 +129,18 @@ bool wp__stage_push_out(struct wp_stage_rt *stage, struct wp_entry_vec *vec)
     return pushed;
 }
 
-/* The item failed for good at this stage: apply the stage's on_error. */
+/*
+ * The item failed for good at this stage: apply the stage's on_error, and end its track
+ * as skipped (dropped) or dead-lettered.
+ */
 static void item_failed(struct wp_stage_rt *stage, struct wp_run_ctx *ctx, json_t *item,
-                        enum wp_status code, const char *message)
+                        struct wp_track *track, enum wp_status code, const char *message)
 {
     switch (stage->def->on_error) {
         case WP_ON_ERROR_SKIP:
             atomic_fetch_add(&stage->n_skipped, 1);
             wp__log(WP_LOG_WARN, ctx->source, "skipped an item: %s", message);
+            wp__track_end(track, WP_TRACK_DROPPED);
             return;
         case WP_ON_ERROR_FAIL:
             wp__log(WP_LOG_ERROR, ctx->source, "stopping the pipeline (on_error: fail)");
@@ -145,12 +152,38 @@ static void item_failed(struct wp_stage_rt *stage, struct wp_run_ctx *ctx, json_
     atomic_fetch_add(&stage->n_failed, 1);
     wp__dead_letter(stage->run, stage->def->id, stage->plugin->name, item, code, message,
                     ctx->attempt, ctx->line);
+    wp__track_end(track, WP_TRACK_DEAD_LETTERED);
 }
 
-/* Sleep @ms unless the run is stopping; checked every 50 ms. */
+static bool run_cancelling(const struct wp_run *run)
+{
+    return atomic_load(&run->cancelling);
+}
+
+/*
+ * The item is given up unfinished (the run was cancelled, or the stage failed fatally).
+ * A tracked item is simply not acknowledged: its source still has it and the next run
+ * delivers it. So is a cancelled one: the run was stopped on purpose (a signal past the
+ * grace period, a closed output) and its input is where it was. Only an untracked item a
+ * fatal stage can no longer take is dead-lettered, so that replay can finish it.
+ */
+static void item_given_up(struct wp_stage_rt *stage, struct wp_run_ctx *ctx, json_t *item,
+                          struct wp_track *track, const char *why)
+{
+    /* Cancelled is not failed: the user stopped the run, and the input is still there. */
+    if (track || run_cancelling(stage->run)) {
+        atomic_fetch_add(&stage->n_cancelled, 1);
+        wp__track_end(track, WP_TRACK_UNFINISHED);
+    } else {
+        item_failed(stage, ctx, item, NULL, WP_E_CANCELLED, why);
+    }
+    json_decref(item);
+}
+
+/* Sleep @ms unless the run is cancelling; checked every 50 ms. */
 static void pause_ms(struct wp_run *run, unsigned ms)
 {
-    while (ms > 0 && !atomic_load(&run->stopping)) {
+    while (ms > 0 && !run_cancelling(run)) {
         unsigned step = ms < 50 ? ms : 50;
         struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
         nanosleep(&ts, NULL);
@@ -170,17 +203,66 @@ static json_t *snapshot(const struct wp_stage_rt *stage, json_t *item)
     return copy ? copy : json_incref(item); /* out of memory: the edited item, not none */
 }
 
+/*
+ * Tracks for what an emit-only stage emits: a group standing for everything it held so
+ * far and @track, the item it was just given. @refs: the items emitted.
+ */
+static struct wp_track *adopt_held(struct wp_stage_rt *stage, struct wp_track *track, unsigned refs)
+{
+    pthread_mutex_lock(&stage->held_lock);
+    wp__track_list_push(&stage->held, track);
+    struct wp_track *group = wp__track_group(stage->held.v, stage->held.count, refs);
+    stage->held.count = 0;
+    pthread_mutex_unlock(&stage->held_lock);
+    return group;
+}
+
+/* OK: pass on @item itself, or what the stage emitted for it, each carrying its track. */
+static void pass_on(struct wp_stage_rt *stage, json_t *item, struct wp_track *track, uint64_t line,
+                    struct wp_entry_vec *emits, struct wp_entry_vec *results)
+{
+    bool emit_only = stage->ops->flags & WP_STAGE_EMIT_ONLY;
+    if (emits->count == 0 && !emit_only) {
+        wp__entry_vec_push(results, (struct wp_entry){.item = item, .line = line, .track = track});
+        return;
+    }
+    json_decref(item);
+    if (emits->count == 0) {
+        atomic_fetch_add(&stage->n_held, 1);
+        if (track) {
+            pthread_mutex_lock(&stage->held_lock);
+            wp__track_list_push(&stage->held, track);
+            pthread_mutex_unlock(&stage->held_lock);
+        }
+        return;
+    }
+    /* Fan-out: every emitted item stands for the one taken (or, batching, for all held). */
+    if (emit_only)
+        track = adopt_held(stage, track, (unsigned)emits->count);
+    else
+        wp__track_ref(track, (unsigned)emits->count - 1);
+    for (size_t i = 0; i < emits->count; i++) {
+        emits->v[i].track = track;
+        wp__entry_vec_push(results, emits->v[i]);
+    }
+    emits->count = 0;
+}
+
 void wp__stage_process(struct wp_stage_rt *stage, struct wp_run_ctx *ctx, struct wp_entry *entry,
                        struct wp_entry_vec *emits, struct wp_entry_vec *results)
 {
     json_t *item = entry->item;
+    struct wp_track *track = entry->track;
+    entry->item = NULL;
+    entry->track = NULL;
     atomic_fetch_add(&stage->n_in, 1);
 
-    if (atomic_load(&stage->fatal)) {
+    if (atomic_load(&stage->fatal) || run_cancelling(stage->run)) {
         wp__ctx_reset(ctx, NULL, 1, entry->line);
-        item_failed(stage, ctx, item, WP_E_CANCELLED,
-                    "stage stopped after a fatal error; item not processed");
-        json_decref(item);
+        item_given_up(stage, ctx, item, track,
+                      atomic_load(&stage->fatal)
+                          ? "stage stopped after a fatal error; item not processed"
+                          : "run cancelled after the grace period; item not processed");
         return;
     }
 
@@ -200,56 +282,59 @@ void wp__stage_process(struct wp_stage_rt *stage, struct wp_run_ctx *ctx, struct
         }
         json_decref(arrived);
 
+        /* Past the grace period a failure is the cancellation, not the item's fault. */
+        if (outcome != WP_OUTCOME_OK && outcome != WP_OUTCOME_DROP && outcome != WP_OUTCOME_FATAL &&
+            run_cancelling(stage->run)) {
+            wp__entry_vec_clear(emits);
+            item_given_up(stage, ctx, item, track, "run cancelled after the grace period");
+            return;
+        }
+
         switch (outcome) {
             case WP_OUTCOME_OK:
-                if (emits->count == 0 && !(stage->ops->flags & WP_STAGE_EMIT_ONLY)) {
-                    wp__entry_vec_push(results,
-                                       (struct wp_entry){.item = item, .line = entry->line});
-                    return;
-                }
-                if (emits->count == 0)
-                    atomic_fetch_add(&stage->n_held, 1);
-                for (size_t i = 0; i < emits->count; i++)
-                    wp__entry_vec_push(results, emits->v[i]);
-                emits->count = 0;
-                json_decref(item);
+                pass_on(stage, item, track, entry->line, emits, results);
                 return;
             case WP_OUTCOME_DROP:
                 atomic_fetch_add(&stage->n_dropped, 1);
+                wp__track_end(track, WP_TRACK_DROPPED);
                 break;
             case WP_OUTCOME_RETRY:
                 wp__entry_vec_clear(emits);
-                if (attempt < stage->def->max_attempts && !atomic_load(&stage->run->stopping)) {
+                if (attempt < stage->def->max_attempts) {
                     atomic_fetch_add(&stage->n_retries, 1);
                     unsigned delay = ctx->retry_set ? ctx->retry_ms
                                                     : wp__backoff_ms(attempt, DEFAULT_RETRY_BASE_MS,
                                                                      DEFAULT_RETRY_CAP_MS);
                     pause_ms(stage->run, delay);
-                    continue;
+                    if (!run_cancelling(stage->run))
+                        continue;
+                    item_given_up(stage, ctx, item, track, "run cancelled while waiting to retry");
+                    return;
                 }
                 {
                     char message[WP_ERROR_TEXT_MAX * 3];
                     snprintf(message, sizeof(message), "gave up after %u attempts: %s", attempt,
                              why);
-                    item_failed(stage, ctx, item, ctx->failed ? code : WP_E_UNAVAILABLE, message);
+                    item_failed(stage, ctx, item, track, ctx->failed ? code : WP_E_UNAVAILABLE,
+                                message);
                 }
                 break;
             case WP_OUTCOME_REJECT:
-                item_failed(stage, ctx, item, code, why);
+                item_failed(stage, ctx, item, track, code, why);
                 break;
             case WP_OUTCOME_FATAL:
                 wp__log(WP_LOG_ERROR, ctx->source, "fatal: %s; stopping the pipeline", why);
                 atomic_store(&stage->fatal, true);
                 atomic_store(&stage->run->failed, true);
                 wp__run_stop(stage->run);
-                item_failed(stage, ctx, item, code, why);
+                item_failed(stage, ctx, item, track, code, why);
                 break;
             default:
                 /* Host misuse: not one of the five outcomes. The item is not lost. */
                 wp__log(WP_LOG_ERROR, ctx->source,
                         "plugin '%s' returned outcome %d, which is not a wp_outcome",
                         stage->plugin->name, (int)outcome);
-                item_failed(stage, ctx, item, WP_E_INVALID,
+                item_failed(stage, ctx, item, track, WP_E_INVALID,
                             "the stage returned an invalid outcome");
                 break;
         }
@@ -272,7 +357,13 @@ void wp__stage_finish(struct wp_stage_rt *stage)
                     ctx.failed ? ctx.fail_text : "no reason given by the stage");
             atomic_store(&stage->run->failed, true);
         }
+        /* The items flush() emitted hold the group's references now. */
+        wp__track_end(ctx.flush_group, WP_TRACK_DELIVERED);
     }
+    /* What is still held was never emitted: not done, not acknowledged. */
+    pthread_mutex_lock(&stage->held_lock);
+    wp__track_list_end(&stage->held, stage->held.count, WP_TRACK_UNFINISHED);
+    pthread_mutex_unlock(&stage->held_lock);
     wp__queue_close(stage->out);
 }
 

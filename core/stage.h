@@ -17,6 +17,7 @@
 #include "pipeline.h"
 #include "plugin_loader.h"
 #include "queue.h"
+#include "track.h"
 
 struct wp_run;
 
@@ -64,6 +65,12 @@ struct wp_stage_rt {
      * discarded with discard_held(): what it still holds. */
     atomic_llong n_held;
     atomic_ullong busy_ns;
+    /* Items given up unfinished: cancelled after the grace period, or after a fatal error. */
+    atomic_ullong n_cancelled;
+
+    /* The tracks of what an emit-only stage holds, oldest first (discard_held ends them). */
+    pthread_mutex_t held_lock;
+    struct wp_track_list held;
 
     pthread_mutex_t metrics_lock;
     struct wp_stage_metric metrics[WP_STAGE_METRICS_MAX];
@@ -76,6 +83,7 @@ enum wp_call_phase {
     WP_PHASE_PROCESS,
     WP_PHASE_GENERATE,
     WP_PHASE_FLUSH,
+    WP_PHASE_ACK,
 };
 
 /* The per-call context behind struct wp_ctx. */
@@ -88,6 +96,9 @@ struct wp_run_ctx {
     /* NULL while generating or flushing: then emit pushes downstream at once. */
     struct wp_entry_vec *emits;
     uint64_t line; /* input line of the item being processed, for dead letters */
+    /* flush(): what the items it emits stand for (what the stage held), made on first emit */
+    struct wp_track *flush_group;
+    bool flush_grouped;
     unsigned attempt;
     enum wp_status fail_code;
     char fail_text[WP_ERROR_TEXT_MAX * 2];

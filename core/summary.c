@@ -38,14 +38,26 @@ void wp__summary_print(struct wp_run *run, double seconds)
             pthread_mutex_unlock(&s->metrics_lock);
         }
     }
+    unsigned long long cancelled = 0;
+    for (size_t i = 0; i < run->stage_count; i++)
+        cancelled += atomic_load(&run->stages[i].n_cancelled);
     unsigned long long lost = atomic_load(&run->n_lost);
-    if (lost)
+    if (atomic_load(&run->reader_gone))
+        wp__log(WP_LOG_INFO, run->def->name, "output closed by its reader: %llu items not written",
+                lost + cancelled);
+    else if (cancelled)
+        wp__log(WP_LOG_WARN, run->def->name,
+                "%llu items in flight given up unfinished (not dead-lettered, not acknowledged)",
+                cancelled);
+    if (lost && !atomic_load(&run->reader_gone))
         wp__log(WP_LOG_ERROR, run->def->name, "%llu items not written: the output failed", lost);
     unsigned long long dead = atomic_load(&run->n_dead);
+    const char *dead_path =
+        run->options->dead_letter_path ? run->options->dead_letter_path : run->def->dead_letter;
     wp__log(WP_LOG_INFO, run->def->name,
             "%llu items in, %llu out, %llu dead-lettered%s%s%s in %.2fs", atomic_load(&run->n_read),
-            atomic_load(&run->n_written), dead, dead ? " to '" : "",
-            dead ? run->def->dead_letter : "", dead ? "'" : "", seconds);
+            atomic_load(&run->n_written), dead, dead ? " to '" : "", dead ? dead_path : "",
+            dead ? "'" : "", seconds);
 }
 
 void *wp__progress_thread(void *arg)
