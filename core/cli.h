@@ -1,6 +1,6 @@
 /*
- * cli.h - pieces of the command line shared by `wirepipe PIPELINE` (main.c) and
- * `wirepipe names` (cmd_names.c).
+ * cli.h - pieces of the command line shared by `wirepipe PIPELINE` (main.c),
+ * `wirepipe names` (cmd_names.c) and `wirepipe replay` (cmd_replay.c).
  */
 #ifndef WP_CLI_H
 #define WP_CLI_H
@@ -37,5 +37,22 @@ int wp__run_pipeline(struct wp_pipeline_def *def, struct wp_loader *loader,
 
 /* `wirepipe names ...`: @argc/@argv start at "names". */
 int wp__cmd_names(int argc, char **argv);
+
+/* What `wirepipe replay` was given; main.c parses the options it shares with a run. */
+struct wp_replay_args {
+    const char *dead_letter; /* the dead-letter file, rewritten in place */
+    const char *pipeline;
+    const struct wp_config_override *overrides; /* --set */
+    size_t override_count;
+    int verbosity; /* -1 quiet, 0 normal, 1 verbose */
+    bool progress;
+};
+
+/*
+ * wp__cmd_replay() - `wirepipe replay DEADLETTER.jsonl PIPELINE.json` (cmd_replay.c): re-run
+ * each dead-lettered item from the stage that failed it and rewrite the file without the
+ * records that went through. Returns the exit status. Ownership: all borrowed.
+ */
+int wp__cmd_replay(const struct wp_replay_args *args, struct wp_loader *loader);
 
 #endif /* WP_CLI_H */

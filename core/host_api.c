@@ -65,7 +65,9 @@ static bool emit_allowed(struct wp_run_ctx *c)
 
 /*
  * The track of an item emitted outside process(): a new root when a source generates it
- * (the run acknowledges it to the source), or a share of what a flushing stage held.
+ * (the run acknowledges it to the source); in flush(), the oldest item the stage holds,
+ * as the held count goes: one emitted for one held. A stage that merges held items into
+ * fewer says so with discard_held().
  */
 static struct wp_track *emit_track(struct wp_run_ctx *c, const json_t *item)
 {
@@ -75,15 +77,10 @@ static struct wp_track *emit_track(struct wp_run_ctx *c, const json_t *item)
                      : NULL;
     }
     struct wp_stage_rt *stage = c->stage;
-    if (!c->flush_grouped) {
-        c->flush_grouped = true;
-        pthread_mutex_lock(&stage->held_lock);
-        c->flush_group = wp__track_group(stage->held.v, stage->held.count, 1);
-        stage->held.count = 0;
-        pthread_mutex_unlock(&stage->held_lock);
-    }
-    wp__track_ref(c->flush_group, 1);
-    return c->flush_group;
+    pthread_mutex_lock(&stage->held_lock);
+    struct wp_track *track = wp__track_list_take(&stage->held);
+    pthread_mutex_unlock(&stage->held_lock);
+    return track;
 }
 
 static enum wp_status host_emit(struct wp_ctx *ctx, json_t *item)

@@ -25,6 +25,7 @@
 static const char usage_text[] =
     "usage: wirepipe [options] PIPELINE.json\n"
     "       wirepipe names [--gazetteer FILE]... [--no-gazetteer] [--state DIR] [FILE|-]\n"
+    "       wirepipe replay [options] DEADLETTER.jsonl PIPELINE.json\n"
     "       wirepipe --list-plugins | --describe PLUGIN | --version | --help\n";
 
 static const char help_text[] =
@@ -51,6 +52,11 @@ static const char help_text[] =
     "\n"
     "Items leaving the last stage are written to stdout as JSON Lines unless that stage is a\n"
     "sink (publish). Items that cannot go on are appended to the pipeline's dead-letter file.\n"
+    "\n"
+    "wirepipe replay re-runs each item of a dead-letter file from the stage that failed it\n"
+    "(the earlier stages do not see it again) and rewrites the file, keeping only the records\n"
+    "that failed again and those it cannot replay. It takes --set, --plugin-path, -v, -q,\n"
+    "--log-format and --no-progress; exit 0 when the file is left empty.\n"
     "\n"
     "Plugin search order: --plugin-path, $WIREPIPE_PLUGIN_PATH, the build "
     "tree, " WP_PLUGIN_INSTALL_DIR ".\n"
@@ -182,6 +188,8 @@ static const struct option long_options[] = {
 
 struct cli_args {
     bool check, list, no_progress;
+    bool replay;             /* `wirepipe replay`: two files, no --check/--input/... */
+    const char *dead_letter; /* replay: the dead-letter file */
     const char *describe;
     const char *input;
     const char *pipeline;
@@ -251,6 +259,15 @@ static int parse_args(int argc, char **argv, struct cli_args *a)
                 fprintf(stderr, "%s", usage_text);
                 return WP_EXIT_USAGE;
         }
+    }
+    if (a->replay) {
+        if (a->check || a->input || a->list || a->describe)
+            return usage_error("replay takes no --check, --input, --list-plugins or --describe");
+        if (argc - optind != 2)
+            return usage_error("replay wants DEADLETTER.jsonl PIPELINE.json");
+        a->dead_letter = argv[optind];
+        a->pipeline = argv[optind + 1];
+        return -1;
     }
     if (a->list || a->describe) {
         if (optind < argc)
@@ -323,7 +340,10 @@ static int run_main(struct cli_args *a, struct wp_loader *loader)
                   .arg = &reader,
                   .name = a->input && strcmp(a->input, "-") != 0 ? a->input : "stdin",
                   .interactive = interactive},
-        .output = {.write_text = wp__jsonl_write_text, .finish = wp__jsonl_finish, .arg = stdout},
+        .output = {.write_text = wp__jsonl_write_text,
+                   .flush = wp__jsonl_finish,
+                   .finish = wp__jsonl_finish,
+                   .arg = stdout},
         .progress = !a->no_progress && a->verbosity >= 0 && isatty(STDERR_FILENO),
         .summary = a->verbosity >= 0,
         .show_metrics = a->verbosity >= 1,
@@ -347,6 +367,14 @@ int main(int argc, char **argv)
     }
 
     struct cli_args args = {0};
+    if (argc >= 2 && strcmp(argv[1], "replay") == 0) {
+        /* The options of a run, parsed by the same code, from after "replay". */
+        static char replay_name[] = "wirepipe replay";
+        args.replay = true;
+        argv[1] = replay_name;
+        argc--;
+        argv++;
+    }
     int status = parse_args(argc, argv, &args);
     if (status >= 0)
         return status;
@@ -358,7 +386,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "wirepipe: out of memory\n");
         return WP_EXIT_ITEMS_FAILED;
     }
-    status = run_main(&args, loader);
+    if (args.replay) {
+        struct wp_replay_args replay = {
+            .dead_letter = args.dead_letter,
+            .pipeline = args.pipeline,
+            .overrides = args.overrides,
+            .override_count = args.override_count,
+            .verbosity = args.verbosity,
+            .progress = !args.no_progress && args.verbosity >= 0 && isatty(STDERR_FILENO),
+        };
+        status = wp__cmd_replay(&replay, loader);
+    } else {
+        status = run_main(&args, loader);
+    }
     wp__loader_free(loader);
     wp__process_cleanup();
     return status;

@@ -87,12 +87,12 @@ void wp__run_free(struct wp_run *run)
      * instances outlive the acker, whose thread calls them. */
     wp__queue_free(run->output);
     run->output = NULL;
-    for (size_t i = 0; i < run->stage_count; i++) {
+    for (size_t i = 0; run->stages && i < run->stage_count; i++) {
         wp__queue_free(run->stages[i].in);
         run->stages[i].in = NULL;
     }
     wp__acker_free(run->acker);
-    for (size_t i = 0; i < run->stage_count; i++)
+    for (size_t i = 0; run->stages && i < run->stage_count; i++)
         wp__stage_rt_release(&run->stages[i]);
     wp__stage_rt_release(&run->decode);
     wp__stage_rt_release(&run->encode);
@@ -328,7 +328,9 @@ static void *output_thread(void *arg)
     bool output_ok = true;
     size_t n;
     bool reader_gone = false;
+    struct wp_track *written[BATCH_SINGLE_WORKER];
     while ((n = wp__queue_pop(run->output, batch, WP_ARRAY_SIZE(batch))) > 0) {
+        size_t n_written = 0;
         for (size_t i = 0; i < n; i++) {
             if (!sink && output_ok) {
                 enum wp_status status =
@@ -340,12 +342,17 @@ static void *output_thread(void *arg)
             /* Once output fails, what is left is counted as lost and never acknowledged. */
             atomic_fetch_add(output_ok ? &run->n_written : &run->n_lost,
                              batch[i].text ? batch[i].text_items : 1);
-            if (output_ok) {
-                wp__track_end(batch[i].track, WP_TRACK_DELIVERED);
+            if (output_ok && batch[i].track) {
+                written[n_written++] = batch[i].track;
                 batch[i].track = NULL;
             }
             wp__entry_release(&batch[i]);
         }
+        /* Delivered means handed to the kernel, not sitting in our stdio buffer. */
+        if (n_written && !sink && output_ok && out->flush && out->flush(out->arg) != WP_OK)
+            reader_gone = output_failed(run, &output_ok);
+        for (size_t i = 0; i < n_written; i++)
+            wp__track_end(written[i], output_ok ? WP_TRACK_DELIVERED : WP_TRACK_UNFINISHED);
     }
     if (reader_gone)
         return NULL; /* nothing more can reach a closed pipe */
@@ -510,13 +517,6 @@ int wp__run_execute(struct wp_run *run, const struct wp_run_options *options)
         wp__log(WP_LOG_ERROR, run->def->name, "out of memory");
         return 1;
     }
-    /* A source that wants to know when its items are done gets them acknowledged. */
-    if (generating && run->stages[0].ops->ack) {
-        run->acker = wp__acker_start(&run->stages[0]);
-        if (!run->acker)
-            wp__log(WP_LOG_WARN, run->stages[0].source,
-                    "cannot start acknowledgements: nothing this run emits is acknowledged");
-    }
     uint64_t started = wp__now_ns();
 
     /* Signals are taken by one thread; every other thread blocks them. */
@@ -535,6 +535,14 @@ int wp__run_execute(struct wp_run *run, const struct wp_run_options *options)
         pthread_sigmask(SIG_BLOCK, &ss.set, &old_mask);
     }
 
+    /* After the signal mask is set: every thread but the signal thread blocks them.
+     * A source that wants to know when its items are done gets them acknowledged. */
+    if (generating && run->stages[0].ops->ack) {
+        run->acker = wp__acker_start(&run->stages[0]);
+        if (!run->acker)
+            wp__log(WP_LOG_WARN, run->stages[0].source,
+                    "cannot start acknowledgements: nothing this run emits is acknowledged");
+    }
     pthread_t out_thread;
     bool ok = pthread_create(&out_thread, NULL, output_thread, run) == 0;
     for (size_t i = 0; ok && i < run->chain_length; i++) {

@@ -57,6 +57,9 @@ struct wp_run_input {
 struct wp_run_output {
     enum wp_status (*write)(void *arg, json_t *item);
     enum wp_status (*write_text)(void *arg, const char *text, size_t len);
+    /* Optional: hand what was written to the kernel; called before written items are
+     * acknowledged to their source, so a buffer lost with the process holds none of them. */
+    enum wp_status (*flush)(void *arg);
     enum wp_status (*finish)(void *arg);
     void *arg;
 };

@@ -7,6 +7,7 @@
 
 #include "stage.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -211,8 +212,9 @@ static struct wp_track *adopt_held(struct wp_stage_rt *stage, struct wp_track *t
 {
     pthread_mutex_lock(&stage->held_lock);
     wp__track_list_push(&stage->held, track);
-    struct wp_track *group = wp__track_group(stage->held.v, stage->held.count, refs);
-    stage->held.count = 0;
+    struct wp_track_list *h = &stage->held;
+    struct wp_track *group = wp__track_group(h->v + h->first, h->count - h->first, refs);
+    h->first = h->count = 0;
     pthread_mutex_unlock(&stage->held_lock);
     return group;
 }
@@ -357,12 +359,10 @@ void wp__stage_finish(struct wp_stage_rt *stage)
                     ctx.failed ? ctx.fail_text : "no reason given by the stage");
             atomic_store(&stage->run->failed, true);
         }
-        /* The items flush() emitted hold the group's references now. */
-        wp__track_end(ctx.flush_group, WP_TRACK_DELIVERED);
     }
     /* What is still held was never emitted: not done, not acknowledged. */
     pthread_mutex_lock(&stage->held_lock);
-    wp__track_list_end(&stage->held, stage->held.count, WP_TRACK_UNFINISHED);
+    wp__track_list_end(&stage->held, SIZE_MAX, WP_TRACK_UNFINISHED);
     pthread_mutex_unlock(&stage->held_lock);
     wp__queue_close(stage->out);
 }

@@ -96,9 +96,6 @@ struct wp_run_ctx {
     /* NULL while generating or flushing: then emit pushes downstream at once. */
     struct wp_entry_vec *emits;
     uint64_t line; /* input line of the item being processed, for dead letters */
-    /* flush(): what the items it emits stand for (what the stage held), made on first emit */
-    struct wp_track *flush_group;
-    bool flush_grouped;
     unsigned attempt;
     enum wp_status fail_code;
     char fail_text[WP_ERROR_TEXT_MAX * 2];

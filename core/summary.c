@@ -52,12 +52,12 @@ void wp__summary_print(struct wp_run *run, double seconds)
     if (lost && !atomic_load(&run->reader_gone))
         wp__log(WP_LOG_ERROR, run->def->name, "%llu items not written: the output failed", lost);
     unsigned long long dead = atomic_load(&run->n_dead);
-    const char *dead_path =
-        run->options->dead_letter_path ? run->options->dead_letter_path : run->def->dead_letter;
+    /* A run whose dead letters go elsewhere (replay's passes) names its file itself. */
+    const char *dead_path = run->options->dead_letter_path ? NULL : run->def->dead_letter;
     wp__log(WP_LOG_INFO, run->def->name,
             "%llu items in, %llu out, %llu dead-lettered%s%s%s in %.2fs", atomic_load(&run->n_read),
-            atomic_load(&run->n_written), dead, dead ? " to '" : "", dead ? dead_path : "",
-            dead ? "'" : "", seconds);
+            atomic_load(&run->n_written), dead, dead && dead_path ? " to '" : "",
+            dead && dead_path ? dead_path : "", dead && dead_path ? "'" : "", seconds);
 }
 
 void *wp__progress_thread(void *arg)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "runner.h"
 #include "stage.h"
 
 struct wp_acker {
@@ -95,7 +96,8 @@ void wp__acker_stop(struct wp_acker *acker)
         return;
     acker_close(acker);
     unsigned long long left = atomic_load(&acker->unfinished);
-    if (left)
+    /* After a closed pipe that is the expected end, and said in the summary already. */
+    if (left && !atomic_load(&acker->source->run->reader_gone))
         wp__log(WP_LOG_WARN, acker->source->source,
                 "%llu item(s) not finished and not acknowledged: the next run delivers them", left);
 }
@@ -151,7 +153,7 @@ struct wp_track *wp__track_group(struct wp_track *const *parents, size_t count, 
     if (n == 0)
         return NULL;
     struct wp_track *g = track_alloc(0);
-    struct wp_track **copy = g ? wp_calloc(n, sizeof(*copy)) : NULL;
+    struct wp_track **copy = g ? wp_calloc(n, sizeof(struct wp_track *)) : NULL;
     if (!copy) {
         wp_free(g);
         for (size_t i = 0; i < count; i++)
@@ -231,9 +233,18 @@ void wp__track_list_push(struct wp_track_list *list, struct wp_track *track)
 {
     if (!track)
         return;
+    if (list->first == list->count)
+        list->first = list->count = 0;
+    if (list->count == list->alloc && list->first > 0) {
+        /* Reuse the room the oldest left: each track moves at most once per wrap. */
+        memmove(list->v, list->v + list->first,
+                (list->count - list->first) * sizeof(struct wp_track *));
+        list->count -= list->first;
+        list->first = 0;
+    }
     if (list->count == list->alloc) {
         size_t alloc = list->alloc ? list->alloc * 2 : 16;
-        struct wp_track **v = wp_realloc(list->v, alloc * sizeof(*v));
+        struct wp_track **v = wp_realloc(list->v, alloc * sizeof(struct wp_track *));
         if (!v) {
             wp__track_end(track, WP_TRACK_UNFINISHED);
             return;
@@ -244,16 +255,15 @@ void wp__track_list_push(struct wp_track_list *list, struct wp_track *track)
     list->v[list->count++] = track;
 }
 
+struct wp_track *wp__track_list_take(struct wp_track_list *list)
+{
+    return list->first < list->count ? list->v[list->first++] : NULL;
+}
+
 void wp__track_list_end(struct wp_track_list *list, size_t n, enum wp_track_outcome outcome)
 {
-    if (n > list->count)
-        n = list->count;
-    if (n == 0)
-        return;
-    for (size_t i = 0; i < n; i++)
-        wp__track_end(list->v[i], outcome);
-    memmove(list->v, list->v + n, (list->count - n) * sizeof(*list->v));
-    list->count -= n;
+    for (size_t i = 0; i < n && list->first < list->count; i++)
+        wp__track_end(list->v[list->first++], outcome);
 }
 
 void wp__track_list_release(struct wp_track_list *list)

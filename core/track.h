@@ -72,16 +72,19 @@ void wp__track_ref(struct wp_track *track, unsigned n);
 /* wp__track_end() - one reference ends with @outcome. NULL-safe. */
 void wp__track_end(struct wp_track *track, enum wp_track_outcome outcome);
 
-/* A growable list of tracks: what a batching stage holds. */
+/* A growable queue of tracks: what a batching stage holds, oldest first from v[first]. */
 struct wp_track_list {
     struct wp_track **v;
-    size_t count;
+    size_t first;
+    size_t count; /* v[first .. count) are held */
     size_t alloc;
 };
 
 /* wp__track_list_push() - append (NULL is ignored); out of memory ends @track unfinished. */
 void wp__track_list_push(struct wp_track_list *list, struct wp_track *track);
-/* wp__track_list_end() - end the first @n (all when @n exceeds the count) with @outcome. */
+/* wp__track_list_take() - remove and return the oldest, or NULL when empty. */
+struct wp_track *wp__track_list_take(struct wp_track_list *list);
+/* wp__track_list_end() - end the oldest @n (all when @n exceeds them) with @outcome. */
 void wp__track_list_end(struct wp_track_list *list, size_t n, enum wp_track_outcome outcome);
 void wp__track_list_release(struct wp_track_list *list); /* ends the rest unfinished */
 
