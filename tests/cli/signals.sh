@@ -41,4 +41,27 @@ wait $pid
 RC=$?
 expect_rc 130 "second signal exits at once" stuck
 expect_in "$T/stuck.err" "second signal: exiting now" "second signal is announced"
+# Past the grace period, items still in flight are given up: not dead-lettered, not
+# acknowledged, so the next run delivers them. (The stage retries every 10 ms, 100 times;
+# a grace period of 0 gives up at once.)
+pipeline "$T/grace.json" '{"name": "grace", "state_dir": "st-grace", "dead_letter": "dl-grace.jsonl",
+  "grace_period_s": 0, "stages": [
+  {"plugin": "testkit", "stage": "source", "id": "src",
+   "config": {"count": 5, "state": true, "ack_log": "'"$T/grace.acks"'"}},
+  {"plugin": "testkit", "stage": "retry", "id": "busy", "max_attempts": 100,
+   "config": {"field": "language", "equals": "en", "number": 1000}}]}'
+"$WIREPIPE" "$T/grace.json" >"$T/grace.out" 2>"$T/grace.err" &
+pid=$!
+sleep 0.5
+kill -TERM $pid
+wait $pid
+RC=$?
+expect_rc 0 "stop after the grace period" grace
+expect_in "$T/grace.err" "grace period of 0 s over" "the end of the grace period is announced"
+[ ! -e "$T/dl-grace.jsonl" ] && ok "nothing dead-lettered for being cancelled" || fail "cancelled items dead-lettered"
+[ ! -s "$T/grace.acks" ] && ok "nothing acknowledged that was not delivered" || fail "acknowledged: $(cat "$T/grace.acks")"
+run grace2 "$WIREPIPE" "$T/grace.json" --set busy.number=0
+expect_rc 0 "rerun" grace2
+expect_eq "$(wc -l <"$T/grace2.out")" 5 "the rerun delivers every item"
+
 finish
