@@ -45,6 +45,29 @@ static const struct wp_config_key publish_config[] = {
      .default_json = "1",
      .doc = "http: documents per POST (more than 1 sends an array)",
      WP_CONFIG_RANGE(1, 10000)},
+    {.name = "headers",
+     .type = WP_CONFIG_OBJECT,
+     .doc = "http: extra request headers, name -> string (values may use ${ENV}; never logged)",
+     .flags = WP_CONFIG_SECRET},
+    {.name = "bearer_token_env",
+     .type = WP_CONFIG_STRING,
+     .doc = "http: environment variable whose value is sent as 'Authorization: Bearer ...'"},
+    {.name = "max_outbox",
+     .type = WP_CONFIG_INT,
+     .default_json = "10000",
+     .doc = "http: documents the outbox holds before process() waits for the webhook",
+     WP_CONFIG_RANGE(1, 100000000)},
+    {.name = "max_outbox_bytes",
+     .type = WP_CONFIG_INT,
+     .default_json = "67108864",
+     .doc = "http: stored bytes the outbox holds before process() waits for the webhook",
+     WP_CONFIG_RANGE(1024, 1099511627776.0)},
+    {.name = "drain_timeout_s",
+     .type = WP_CONFIG_INT,
+     .default_json = "60",
+     .doc = "http: how long the end of input keeps delivering the outbox (the rest waits for "
+            "the next run)",
+     WP_CONFIG_RANGE(0, 86400)},
     {.name = "timeout_ms",
      .type = WP_CONFIG_INT,
      .default_json = "30000",
@@ -58,7 +81,7 @@ static const struct wp_config_key publish_config[] = {
     {.name = "max_attempts",
      .type = WP_CONFIG_INT,
      .default_json = "4",
-     .doc = "http: attempts per POST (429, 5xx, timeouts)",
+     .doc = "http: attempts per POST within one delivery round (429, 5xx, timeouts)",
      WP_CONFIG_RANGE(1, 20)},
     {0},
 };
@@ -138,8 +161,11 @@ static void publish_destroy(void *instance)
             fsync(p->fd);
         close(p->fd);
     }
-    json_decref(p->batch);
+    if (p->to && p->to->close)
+        p->to->close(p);
     pthread_mutex_destroy(&p->lock);
+    if (p->written_ns)
+        p->host->free(p->written_ns);
     if (p->path)
         p->host->free(p->path);
     if (p->url)
@@ -159,7 +185,6 @@ static enum wp_status publish_create(struct wp_ctx *ctx, const json_t *config, v
     p->fd = -1;
     p->fsync = FSYNC_BATCH;
     pthread_mutex_init(&p->lock, NULL);
-    p->batch = json_array();
     enum wp_status status = WP_E_CONFIG;
 
     const char *to = json_string_value(json_object_get(config, "to"));

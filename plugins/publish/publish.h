@@ -5,8 +5,11 @@
  * its ninjs objects (publish_ninjs.c), and hands them to its target. Every target is one
  * file with a const struct pub_target: stdout (publish_stdout.c), a JSON Lines file
  * (publish_file.c), a folder of one file per item (publish_dir.c) and a webhook
- * (publish_http.c). File names and idempotency keys are made from item ids in
- * publish_name.c; the file-descriptor helpers the local targets share are in publish_io.c.
+ * (publish_http.c). The webhook keeps what it has not delivered in a durable outbox in the
+ * host's state store (publish_outbox.c), sends it in rounds (publish_deliver.c) with the
+ * headers of publish_headers.c. File
+ * names and idempotency keys are made from item ids in publish_name.c; the file-descriptor
+ * helpers the local targets share are in publish_io.c.
  *
  * A document list, as the stage hands it to a target, is a JSON array of {suffix, doc}:
  * the item's own document first with suffix "", then one per ninjs translation with
@@ -32,7 +35,49 @@
 enum pub_format { FMT_WIREPIPE, FMT_NINJS };
 enum pub_fsync { FSYNC_NEVER, FSYNC_ALWAYS, FSYNC_BATCH };
 
+/* Headers a webhook config may set (publish_headers.c). */
+#define PUB_HEADERS_MAX 32
+
 struct pub_target;
+
+/* A secret a message must never show: a header value or the bearer token (borrowed). */
+struct pub_secret {
+    const char *text;
+    size_t len;
+};
+
+/* The request headers of to=http, built once by create() (publish_headers.c). */
+struct pub_headers {
+    char *lines[PUB_HEADERS_MAX + 2]; /* "Name: value", owned; NULL after the last */
+    size_t count;
+    struct pub_secret secrets[PUB_HEADERS_MAX + 1]; /* the values inside @lines */
+    size_t secret_count;
+};
+
+/*
+ * The durable outbox of to=http (publish_outbox.c): entries [head, tail) of the state
+ * store namespace @ns wait for delivery, oldest first. Guarded by publish.lock.
+ */
+struct pub_outbox {
+    char *ns;                     /* "publish.outbox:<stage id>" */
+    unsigned long long head;      /* oldest waiting entry */
+    unsigned long long tail;      /* the next entry's number */
+    unsigned long long bytes;     /* stored bytes of the waiting entries */
+    unsigned long long max_docs;  /* max_outbox */
+    unsigned long long max_bytes; /* max_outbox_bytes */
+    pthread_cond_t changed;       /* the head moved or the deliverer stepped down */
+    bool cond_ready;
+};
+
+/* Delivery state of to=http (publish_http.c). Guarded by publish.lock. */
+struct pub_delivery {
+    bool delivering;       /* one worker at a time sends from the head, in order */
+    unsigned failures;     /* delivery rounds failed in a row */
+    long long next_try_ms; /* monotonic: no round before this */
+    bool down_logged;      /* the current outage has been reported */
+    bool full_logged;      /* the current wait for room has been reported */
+    long long drain_timeout_ms;
+};
 
 struct publish {
     const struct wp_host_api *host;
@@ -46,10 +91,16 @@ struct publish {
     long timeout_ms;
     long connect_timeout_ms;
     unsigned max_attempts;
-    pthread_mutex_t lock; /* serialises lines (stdout, file) and the batch (http) */
-    json_t *batch;        /* http with batch_size > 1: [{item, doc, id, suffix}] to send */
+    pthread_mutex_t lock; /* serialises lines (stdout, file) and the outbox (http) */
     unsigned long tmp_counter;
     bool dirty; /* written since the last fsync (file, dir) */
+    /* file: ids already written (publish_file.c) */
+    char *written_ns;            /* "publish.file:<path>" */
+    unsigned long long file_gen; /* the output file's generation: a new file starts anew */
+    /* http */
+    struct pub_headers headers;
+    struct pub_outbox outbox;
+    struct pub_delivery delivery;
 };
 
 /* Where documents go. process() may call write() on several workers at once. */
@@ -65,6 +116,8 @@ struct pub_target {
                              const json_t *docs);
     /* flush() - optional: end of input. */
     enum wp_outcome (*flush)(struct publish *p, struct wp_ctx *ctx);
+    /* close() - optional: release what open() made (also after a failed open()). */
+    void (*close)(struct publish *p);
 };
 
 extern const struct pub_target pub_target_stdout;
@@ -97,6 +150,72 @@ int pub_mkdirs(const struct wp_host_api *host, const char *path);
 enum wp_outcome pub_flush_fd(struct publish *p, struct wp_ctx *ctx);
 /* Free a string from json_dumps(): it belongs to jansson's allocator. */
 void pub_json_free(void *ptr);
+
+/* ---- publish_headers.c ---------------------------------------------------------------- */
+
+/*
+ * pub_headers_open() - build p->headers from the "headers" and "bearer_token_env" keys:
+ * names must be HTTP tokens, values free of control characters; a missing or empty token
+ * variable is an error naming the variable. Messages never show a value. Returns WP_OK,
+ * or WP_E_CONFIG / WP_E_NOMEM after wp_fail().
+ */
+enum wp_status pub_headers_open(struct publish *p, struct wp_ctx *ctx, const json_t *config);
+/* pub_headers_release() - wipe and free p->headers. */
+void pub_headers_release(struct publish *p);
+/* pub_scrub_secrets() - overwrite with '*' every secret of p->headers found in @text. */
+void pub_scrub_secrets(const struct publish *p, char *text);
+
+/* ---- publish_outbox.c ----------------------------------------------------------------- */
+
+/*
+ * pub_outbox_open() - name the outbox after the stage and read where it stands, so what
+ * an earlier run left is sent first. Returns WP_OK, or a status after wp_fail().
+ */
+enum wp_status pub_outbox_open(struct publish *p, struct wp_ctx *ctx);
+void pub_outbox_close(struct publish *p);
+/* Documents waiting (p->lock held). */
+unsigned long long pub_outbox_count(const struct publish *p);
+/*
+ * pub_outbox_fits() - may @count more entries of @bytes in all join now (p->lock held)?
+ * An empty outbox takes anything, so one large item cannot wait forever.
+ */
+bool pub_outbox_fits(const struct publish *p, size_t count, size_t bytes);
+/*
+ * pub_outbox_append() - store @count entries (@texts, @lens bytes each) at the tail, then
+ * the new tail: durable when this returns WP_OK (p->lock held). On failure nothing is
+ * counted as waiting.
+ */
+enum wp_status pub_outbox_append(struct publish *p, struct wp_ctx *ctx, char *const *texts,
+                                 const size_t *lens, size_t count);
+/*
+ * pub_outbox_get() - entry @seq as a new string (free with host->free). WP_E_NOTFOUND when
+ * it is gone (removed just before a crash could save the head).
+ */
+enum wp_status pub_outbox_get(struct publish *p, struct wp_ctx *ctx, unsigned long long seq,
+                              char **text, size_t *len);
+/*
+ * pub_outbox_pop() - the @count oldest entries, @bytes in all, are done with: delete them
+ * and save the new head (p->lock held).
+ */
+void pub_outbox_pop(struct publish *p, struct wp_ctx *ctx, size_t count, size_t bytes);
+
+/* ---- publish_deliver.c ---------------------------------------------------------------- */
+
+enum pub_round {
+    ROUND_IDLE,      /* nothing to send (or, without @partial, no full batch) */
+    ROUND_DONE,      /* the head moved: delivered, refused or found gone */
+    ROUND_TRANSIENT, /* kept; p->delivery.next_try_ms says when to try again */
+    ROUND_CANCELLED, /* the run was cancelled during the POST */
+};
+
+/* Monotonic milliseconds, the clock of every wait and deadline of the outbox. */
+long long pub_now_ms(void);
+/*
+ * pub_round() - one delivery round from the head of the outbox: the head document, or a
+ * batch (with batch_size > 1 and not @partial, only a full one). The caller holds the
+ * deliverer's turn (p->delivery.delivering) but not p->lock.
+ */
+enum pub_round pub_round(struct publish *p, struct wp_ctx *ctx, bool partial);
 
 /* ---- publish_name.c ------------------------------------------------------------------- */
 

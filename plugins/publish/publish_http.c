@@ -1,16 +1,64 @@
 /*
- * publish_http.c - to=http: POST each document (or, with batch_size > 1, a batch of them
- * as a JSON array) through the host's HTTP client and its retry policy, with an
- * Idempotency-Key so a replay is harmless. A document the webhook does not take rejects
- * its item; a batch that fails dead-letters every item in it.
+ * publish_http.c - to=http: a webhook that never loses a story.
+ *
+ * process() stores the item's documents in the durable outbox (publish_outbox.c) and
+ * answers OK once they are there: from then on the story is the outbox's to deliver, and
+ * the host may acknowledge it to its source. Delivery runs from the outbox's head, in
+ * order, one POST at a time (or a batch of batch_size documents as a JSON array), through
+ * the host's HTTP client with its retries and its circuit breaker per host:
+ *  - 2xx removes the documents;
+ *  - a permanent refusal (a 4xx other than 408, 409, 425 and 429) dead-letters their
+ *    items with the status and what the webhook said, and removes them;
+ *  - anything else (connect errors, timeouts, 408, 429, 5xx, an open circuit) keeps them,
+ *    and the next round waits for the host's shared backoff or the server's Retry-After.
+ * Whichever worker finds nobody delivering takes the turn, after storing its own
+ * documents, so a slow or absent webhook never makes process() wait, unless the outbox is
+ * full (max_outbox, max_outbox_bytes): then process() delivers or waits until there is
+ * room, and answers RETRY if the run is cancelled meanwhile. flush() keeps delivering
+ * until the outbox is empty, drain_timeout_s passes or the run is cancelled; what is left
+ * is sent first by the next run.
+ *
+ * Every document carries an Idempotency-Key (publish_name.c), the same on every resend,
+ * so a document sent again after a crash or a lost reply is harmless to a webhook that
+ * honours it. This file is the target and who delivers when; one delivery round, the POST
+ * and what its answer means, is publish_deliver.c.
  */
-#include <stdio.h>
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, pthread_cond_timedwait */
+
 #include <string.h>
 #include <strings.h>
-
-#include <wirepipe/buf.h>
+#include <time.h>
 
 #include "publish.h"
+
+/* How often waits look at cancelled() and at the other workers. */
+#define OUTBOX_POLL_MS 100
+
+enum pub_goal {
+    GOAL_SOME,  /* process(): deliver while it goes well; never wait */
+    GOAL_ROOM,  /* a full outbox: until the new documents fit */
+    GOAL_EMPTY, /* flush(): until nothing waits */
+};
+
+/* Wait at most @ms for another worker to move the head (p->lock held). */
+static void pub_wait_changed(struct publish *p, long long ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&p->outbox.changed, &p->lock, &ts);
+}
+
+static long long config_number(const json_t *config, const char *key, long long fallback)
+{
+    const json_t *v = json_object_get(config, key);
+    return json_is_integer(v) ? json_integer_value(v) : fallback;
+}
 
 static enum wp_status http_open(struct publish *p, struct wp_ctx *ctx, const json_t *config)
 {
@@ -24,171 +72,186 @@ static enum wp_status http_open(struct publish *p, struct wp_ctx *ctx, const jso
         wp_fail(ctx, WP_E_NOMEM, "out of memory");
         return WP_E_NOMEM;
     }
-    return WP_OK;
+    p->delivery.drain_timeout_ms = config_number(config, "drain_timeout_s", 60) * 1000;
+    p->outbox.max_docs = (unsigned long long)config_number(config, "max_outbox", 10000);
+    p->outbox.max_bytes =
+        (unsigned long long)config_number(config, "max_outbox_bytes", 64LL * 1024 * 1024);
+    enum wp_status st = pub_headers_open(p, ctx, config);
+    if (st != WP_OK)
+        return st;
+    return pub_outbox_open(p, ctx);
+}
+
+static void http_close(struct publish *p)
+{
+    pub_headers_release(p);
+    pub_outbox_close(p);
+}
+
+/* Is there a round to send now (p->lock held)? */
+static bool pub_has_round(const struct publish *p, bool partial)
+{
+    unsigned long long waiting = pub_outbox_count(p);
+    return waiting > 0 && (partial || p->batch_size <= 1 || waiting >= p->batch_size);
 }
 
 /*
- * POST @body with Idempotency-Key @key. Returns WP_OK when the webhook answered 2xx, else
- * the failure with its reason in @why.
+ * pub_deliver() - deliver from the head towards @goal (see enum pub_goal), with p->lock
+ * held; it is released around every POST and wait. For GOAL_ROOM, @count entries of
+ * @bytes must fit. Stops when cancelled() or, after the first round, at @deadline_ms
+ * (0: none). Returns true when the goal was reached.
  */
-static enum wp_status pub_post(struct publish *p, struct wp_ctx *ctx, const char *body,
-                               const char *key, char *why, size_t why_len)
+static bool pub_deliver(struct publish *p, struct wp_ctx *ctx, enum pub_goal goal, size_t count,
+                        size_t bytes, long long deadline_ms)
 {
-    char key_header[128];
-    snprintf(key_header, sizeof(key_header), "Idempotency-Key: %s", key);
-    const char *headers[] = {"Content-Type: application/json", key_header, NULL};
-    struct wp_http_request req = {
-        .method = "POST",
-        .url = p->url,
-        .headers = headers,
-        .body = body,
-        .body_len = strlen(body),
-        .connect_timeout_ms = p->connect_timeout_ms,
-        .timeout_ms = p->timeout_ms,
-        .max_attempts = p->max_attempts,
-        .max_body = 1 << 20,
-    };
-    struct wp_http_response resp;
-    memset(&resp, 0, sizeof(resp));
-    enum wp_status st = p->host->http_perform(ctx, &req, &resp);
-    if (st == WP_OK && (resp.status < 200 || resp.status > 299)) {
-        st = resp.status == 429 ? WP_E_QUOTA : WP_E_HTTP;
-        snprintf(why, why_len, "webhook answered http %ld after %u attempt(s)", resp.status,
-                 resp.attempts);
-    } else if (st != WP_OK) {
-        /* A long curl message may be cut; the status name alone is never lost. */
-        if (snprintf(why, why_len, "webhook: %s",
-                     resp.error[0] ? resp.error : p->host->status_name(st)) < 0)
-            why[0] = '\0';
+    struct pub_delivery *d = &p->delivery;
+    bool partial = goal != GOAL_SOME;
+    unsigned rounds = 0;
+    for (;;) {
+        if (goal == GOAL_ROOM ? pub_outbox_fits(p, count, bytes) : !pub_has_round(p, partial))
+            return true;
+        if (p->host->cancelled(ctx))
+            return false;
+        long long now = pub_now_ms();
+        if (deadline_ms && now >= deadline_ms && rounds > 0)
+            return false;
+        if (d->delivering || now < d->next_try_ms) {
+            /* Another worker has the turn, or the backoff is not over: not in process(). */
+            if (goal == GOAL_SOME)
+                return false;
+            long long wait = d->delivering ? OUTBOX_POLL_MS : d->next_try_ms - now;
+            if (deadline_ms && deadline_ms - now < wait)
+                wait = deadline_ms - now;
+            if (wait > OUTBOX_POLL_MS)
+                wait = OUTBOX_POLL_MS;
+            if (wait <= 0 && deadline_ms && now >= deadline_ms)
+                return false;
+            pub_wait_changed(p, wait > 0 ? wait : 1);
+            continue;
+        }
+        d->delivering = true;
+        pthread_mutex_unlock(&p->lock);
+        enum pub_round r = pub_round(p, ctx, partial);
+        pthread_mutex_lock(&p->lock);
+        d->delivering = false;
+        pthread_cond_broadcast(&p->outbox.changed);
+        rounds++;
+        if (r == ROUND_CANCELLED)
+            return false;
+        if (r == ROUND_TRANSIENT && goal == GOAL_SOME)
+            return false;
     }
-    p->host->http_response_release(&resp);
-    return st;
 }
 
-static enum wp_outcome pub_send_each(struct publish *p, struct wp_ctx *ctx, const json_t *item,
-                                     const json_t *docs)
+/* The outbox entries of one item's documents: new strings from jansson (pub_json_free). */
+static bool pub_entries(struct publish *p, struct wp_ctx *ctx, const json_t *item, const char *id,
+                        const json_t *docs, char **texts, size_t *lens, size_t *bytes)
 {
-    const char *id = json_string_value(json_object_get(item, WP_ITEM_ID));
-    if (!id) {
-        wp_fail(ctx, WP_E_INVALID, "item has no 'id' for the Idempotency-Key");
-        return WP_OUTCOME_REJECT;
-    }
     size_t i;
     const json_t *d;
     json_array_foreach(docs, i, d)
     {
-        char *body = json_dumps(json_object_get(d, "doc"), JSON_COMPACT);
-        if (!body) {
-            wp_fail(ctx, WP_E_NOMEM, "cannot serialise the item");
-            return WP_OUTCOME_REJECT;
+        const char *suffix = json_string_value(json_object_get(d, "suffix"));
+        char key[100];
+        pub_idempotency_key(p->host, id, suffix ? suffix : "", key);
+        json_t *entry = json_pack("{s:s,s:s,s:s,s:O}", "id", id, "suffix", suffix ? suffix : "",
+                                  "key", key, "doc", json_object_get(d, "doc"));
+        /* ninjs documents are not the item: keep it for a dead letter a replay can use. */
+        if (entry && p->format != FMT_WIREPIPE &&
+            json_object_set_new(entry, "item", json_deep_copy(item)) != 0) {
+            json_decref(entry);
+            entry = NULL;
         }
-        char key[100], why[WP_ERROR_TEXT_MAX];
-        pub_idempotency_key(p->host, id, json_string_value(json_object_get(d, "suffix")), key);
-        enum wp_status st = pub_post(p, ctx, body, key, why, sizeof(why));
-        pub_json_free(body);
-        if (st != WP_OK) {
-            /* The shared client has already retried what was worth retrying. */
-            wp_fail(ctx, st, "%s", why);
-            return WP_OUTCOME_REJECT;
+        texts[i] = entry ? json_dumps(entry, JSON_COMPACT) : NULL;
+        json_decref(entry);
+        if (!texts[i]) {
+            wp_fail(ctx, WP_E_NOMEM, "cannot serialise the document");
+            return false;
         }
-        p->host->metric_add(ctx, "posted", 1);
+        lens[i] = strlen(texts[i]);
+        *bytes += lens[i];
     }
-    return WP_OUTCOME_OK;
+    return true;
 }
 
-/*
- * Send the batch @batch ([{item, doc}]) as one JSON array. Its Idempotency-Key is
- * "batch-" + SHA-256 of the documents' keys, one per line, so the same batch replayed gets
- * the same key. On failure every item of the batch is dead-lettered.
- */
-static void pub_send_batch(struct publish *p, struct wp_ctx *ctx, json_t *batch)
+/* Store the entries, first waiting for room when the outbox is full (p->lock not held). */
+static enum wp_outcome pub_enqueue(struct publish *p, struct wp_ctx *ctx, char *const *texts,
+                                   const size_t *lens, size_t count, size_t bytes)
 {
-    if (json_array_size(batch) == 0)
-        return;
-    json_t *docs = json_array();
-    struct wp_buf keys;
-    wp_buf_init(&keys, p->host);
-    size_t i;
-    json_t *e;
-    json_array_foreach(batch, i, e)
-    {
-        json_array_append(docs, json_object_get(e, "doc"));
-        char key[100];
-        pub_idempotency_key(p->host, json_string_value(json_object_get(e, "id")),
-                            json_string_value(json_object_get(e, "suffix")), key);
-        wp_buf_adds(&keys, key);
-        wp_buf_addch(&keys, '\n');
+    pthread_mutex_lock(&p->lock);
+    if (!pub_outbox_fits(p, count, bytes)) {
+        if (!p->delivery.full_logged)
+            wp_log_warn(ctx,
+                        "outbox full (%llu document(s), %llu bytes): waiting for the webhook "
+                        "before taking more",
+                        pub_outbox_count(p), p->outbox.bytes);
+        p->delivery.full_logged = true;
+        if (!pub_deliver(p, ctx, GOAL_ROOM, count, bytes, 0)) {
+            unsigned long long waiting = pub_outbox_count(p);
+            pthread_mutex_unlock(&p->lock);
+            wp_fail(ctx, WP_E_CANCELLED,
+                    "the outbox is full (%llu document(s)) and the run is stopping: the item "
+                    "is not taken",
+                    waiting);
+            return WP_OUTCOME_RETRY;
+        }
     }
-    char hex[65] = "", key[80];
-    if (keys.failed || p->host->sha256_hex(keys.data, keys.len, hex) != WP_OK)
-        hex[0] = '\0';
-    snprintf(key, sizeof(key), "batch-%s", hex);
-    wp_buf_release(&keys);
-    char *body = json_dumps(docs, JSON_COMPACT);
-    json_decref(docs);
-    char why[WP_ERROR_TEXT_MAX] = "cannot serialise the batch";
-    enum wp_status st = body ? pub_post(p, ctx, body, key, why, sizeof(why)) : WP_E_NOMEM;
-    pub_json_free(body);
-    if (st == WP_OK) {
-        p->host->metric_add(ctx, "posted", (long long)json_array_size(batch));
-        return;
+    p->delivery.full_logged = false;
+    enum wp_status st = pub_outbox_append(p, ctx, texts, lens, count);
+    pthread_mutex_unlock(&p->lock);
+    if (st != WP_OK) {
+        /* Not durable, so not taken: the host offers the item again or dead-letters it. */
+        wp_fail(ctx, st, "cannot store the document in the outbox: %s", p->host->status_name(st));
+        return WP_OUTCOME_RETRY;
     }
-    wp_log_error(ctx, "%s: %zu document(s) dead-lettered", why, json_array_size(batch));
-    /* One item may appear once per language: dead-letter each item once. */
-    const json_t *last = NULL;
-    json_array_foreach(batch, i, e)
-    {
-        const json_t *item = json_object_get(e, "item");
-        if (item == last)
-            continue;
-        last = item;
-        p->host->dead_letter(ctx, item, st, "%s", why);
-    }
+    p->host->metric_add(ctx, "queued", (long long)count);
+    return WP_OUTCOME_OK;
 }
 
 static enum wp_outcome http_write(struct publish *p, struct wp_ctx *ctx, const json_t *item,
                                   const json_t *docs)
 {
-    if (p->batch_size <= 1)
-        return pub_send_each(p, ctx, item, docs);
     const char *id = json_string_value(json_object_get(item, WP_ITEM_ID));
     if (!id) {
         wp_fail(ctx, WP_E_INVALID, "item has no 'id' for the Idempotency-Key");
         return WP_OUTCOME_REJECT;
     }
-    json_t *full = NULL;
-    json_t *copy = json_deep_copy(item); /* the host keeps @item only for this call */
+    size_t count = json_array_size(docs);
+    if (count == 0)
+        return WP_OUTCOME_OK;
+    char **texts = p->host->calloc(count, sizeof(*texts));
+    size_t *lens = p->host->calloc(count, sizeof(*lens));
+    size_t bytes = 0;
+    enum wp_outcome o = WP_OUTCOME_REJECT;
+    if (!texts || !lens)
+        wp_fail(ctx, WP_E_NOMEM, "out of memory");
+    else if (pub_entries(p, ctx, item, id, docs, texts, lens, &bytes))
+        o = pub_enqueue(p, ctx, texts, lens, count, bytes);
+    for (size_t i = 0; texts && i < count; i++)
+        pub_json_free(texts[i]);
+    p->host->free(texts);
+    p->host->free(lens);
+    if (o != WP_OUTCOME_OK)
+        return o;
+    /* Stored: the story is safe. Now send what waits, this item's documents included. */
     pthread_mutex_lock(&p->lock);
-    size_t i;
-    const json_t *d;
-    json_array_foreach(docs, i, d)
-    {
-        json_array_append_new(p->batch, json_pack("{s:O,s:O,s:s,s:O}", "item", copy, "doc",
-                                                  json_object_get(d, "doc"), "id", id, "suffix",
-                                                  json_object_get(d, "suffix")));
-    }
-    if (json_array_size(p->batch) >= p->batch_size) {
-        full = p->batch;
-        p->batch = json_array();
-    }
+    pub_deliver(p, ctx, GOAL_SOME, 0, 0, 0);
     pthread_mutex_unlock(&p->lock);
-    json_decref(copy);
-    if (full) {
-        pub_send_batch(p, ctx, full);
-        json_decref(full);
-    }
     return WP_OUTCOME_OK;
 }
 
-/* End of input: send what is left of the batch. */
+/* End of input: deliver what waits, within drain_timeout_s. */
 static enum wp_outcome http_flush(struct publish *p, struct wp_ctx *ctx)
 {
+    long long deadline = pub_now_ms() + p->delivery.drain_timeout_ms;
     pthread_mutex_lock(&p->lock);
-    json_t *rest = p->batch;
-    p->batch = json_array();
+    bool empty = pub_deliver(p, ctx, GOAL_EMPTY, 0, 0, deadline);
+    unsigned long long waiting = pub_outbox_count(p);
     pthread_mutex_unlock(&p->lock);
-    pub_send_batch(p, ctx, rest);
-    json_decref(rest);
+    if (!empty && waiting > 0)
+        wp_log_warn(ctx, "%llu document(s) wait in the outbox (%s); the next run sends them first",
+                    waiting,
+                    p->host->cancelled(ctx) ? "the run is stopping" : "drain_timeout_s passed");
     return WP_OUTCOME_OK;
 }
 
@@ -197,4 +260,5 @@ const struct pub_target pub_target_http = {
     .open = http_open,
     .write = http_write,
     .flush = http_flush,
+    .close = http_close,
 };
