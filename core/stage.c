@@ -325,6 +325,13 @@ void wp__stage_process(struct wp_stage_rt *stage, struct wp_run_ctx *ctx, struct
                 item_failed(stage, ctx, item, track, code, why);
                 break;
             case WP_OUTCOME_FATAL:
+                if (ctx->failed && code == WP_E_CANCELLED) {
+                    /* The stage's own output was closed by its reader: a quiet end. */
+                    atomic_store(&stage->run->reader_gone, true);
+                    wp__run_cancel(stage->run);
+                    item_given_up(stage, ctx, item, track, why);
+                    return;
+                }
                 wp__log(WP_LOG_ERROR, ctx->source, "fatal: %s; stopping the pipeline", why);
                 atomic_store(&stage->fatal, true);
                 atomic_store(&stage->run->failed, true);

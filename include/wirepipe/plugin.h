@@ -29,7 +29,8 @@
  *                   the descriptor; config key bounds (min/max, min_items);
  *                   WP_STAGE_NO_SNAPSHOT; host entries sha256_hex and discard_held.
  *  2.1 (2026-12-04) acknowledged delivery: the stage op ack() and enum wp_ack_outcome;
- *                   host entry http_perform_each (replies handed over as they arrive).
+ *                   host entry http_perform_each (replies handed over as they arrive);
+ *                   FATAL with WP_E_CANCELLED ends the run quietly (see status.h).
  *
  * Ownership words follow jansson: "borrowed" (valid for the call, caller keeps it),
  * "steals" (the callee owns it afterwards, even when the call fails), "new" (the caller

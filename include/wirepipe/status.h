@@ -58,7 +58,10 @@ enum wp_status {
  * WP_OUTCOME_REJECT  this item is bad; it goes to the dead-letter file with the reason set
  *                    through wp_host_api.fail().
  * WP_OUTCOME_FATAL   the stage cannot go on; the item is dead-lettered and the pipeline
- *                    stops taking input, drains and exits non-zero.
+ *                    stops taking input, drains and exits non-zero. (2.1) With the code
+ *                    WP_E_CANCELLED set through fail(), the stage's destination went away
+ *                    on purpose (a sink's stdout closed by `| head`): the run stops quietly
+ *                    with status 0 and the item is left unacknowledged, not dead-lettered.
  */
 enum wp_outcome {
     WP_OUTCOME_OK = 0,

@@ -53,6 +53,12 @@ enum wp_outcome pub_write_lines(struct publish *p, struct wp_ctx *ctx, int fd, c
         line[len] = '\n'; /* replaces the NUL: the length is what counts from here */
         int err = pub_write_all(fd, line, len + 1);
         pub_json_free(line);
+        if (err == EPIPE) {
+            /* `wirepipe ... | head`: the reader is gone, the run ends quietly (status.h). */
+            wp_fail(ctx, WP_E_CANCELLED, "'%s' was closed by its reader", where);
+            outcome = WP_OUTCOME_FATAL;
+            break;
+        }
         if (err) {
             wp_fail(ctx, WP_E_IO, "cannot write to '%s': %s", where, strerror(err));
             outcome = WP_OUTCOME_FATAL;
