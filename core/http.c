@@ -5,8 +5,8 @@
  * xfer_setup() configures an easy handle for one attempt, xfer_attempt_end()
  * classifies the outcome and decides whether and when to retry, xfer_finish() fills
  * the caller's response. The single-request path (a per-thread easy handle) and the
- * concurrent path (a per-thread multi handle) share these four, so both follow the same
- * policy.
+ * concurrent path (a per-thread multi handle, one loop for perform_many and
+ * perform_each) share these four, so both follow the same policy.
  *
  * Bodies are decoded here with zlib rather than by libcurl: libcurl 7.88 accepts a gzip
  * stream that ends early as complete, and a cut-off feed must not pass for a whole one.
@@ -66,7 +66,7 @@ static bool http_thread_key_ok;
 
 struct http_thread {
     CURL *easy;                /* wp__http_perform() */
-    CURLM *multi;              /* wp__http_perform_many() */
+    CURLM *multi;              /* wp__http_perform_many() and _each() */
     CURL *pool[HTTP_POOL_MAX]; /* idle easy handles for the multi handle */
     size_t pooled;
 };
@@ -295,10 +295,9 @@ struct http_xfer {
     char *host_key; /* scheme://host:port */
     bool breaker_probe;
 
-    /* scheduling (perform_many) */
+    /* scheduling (perform_many, perform_each) */
     enum xfer_state state;
     int64_t ready_at;
-    size_t host_slot;
     CURL *handle;
 
     int64_t started;
@@ -1028,167 +1027,449 @@ enum wp_status wp__http_perform(struct wp_ctx *ctx, const struct wp_http_request
 }
 
 /* ---------------------------------------------------------------------------------------
- * Many requests at once
+ * Many requests at once, each reply handed over as it completes
+ *
+ * One loop serves http_perform_many() and http_perform_each(). Requests are set up in
+ * order and only as far ahead as a window of slots: the transfers running, those waiting
+ * for a retry, and those the per-host limit holds back. So a batch costs memory in
+ * proportion to its concurrency, not to its length, and every reply is handed to the
+ * caller (and freed) as soon as it is complete; perform_many() is the caller that stores
+ * each one in its array.
+ *
+ * The caller's callback runs on this thread, between two turns of the loop, so while it
+ * works (an emit() waiting for room downstream) no transfer moves and libcurl's clocks
+ * keep running. A transport failure (a timeout, a reset) of an attempt during which the
+ * callback held the loop for a good part of its time is therefore not counted against the
+ * request: it is retried at once, up to HTTP_EXCUSED_MAX times.
  * ------------------------------------------------------------------------------------- */
 
-struct many {
-    struct wp_ctx *ctx;
-    struct http_thread *thread; /* owns the multi handle and the pool of easy handles */
-    CURLM *multi;
-    struct http_xfer *xs;
-    size_t count;
-    const char **hosts; /* distinct host keys; xs[i].host_slot indexes it */
-    unsigned *host_running;
-    size_t nhosts;
-    size_t running;
-    size_t done;
+/* Requests set up ahead of the running transfers: this many per unit of concurrency. */
+#define HTTP_EACH_WINDOW_FACTOR 4u
+#define HTTP_EACH_WINDOW_MIN    16u
+/* Attempts a request may get back because the caller held the loop (see above). */
+#define HTTP_EXCUSED_MAX 3u
+
+/* A host with requests in the window; the list holds only those, so it stays short. */
+struct each_host {
+    struct each_host *next;
+    unsigned running;
+    unsigned users; /* requests in the window for this host */
+    char key[];
 };
 
-static CURL *many_take_handle(struct many *m)
+/* One request in the window. */
+struct each_slot {
+    struct each_slot *prev, *next; /* the window in request order; @next links free slots */
+    size_t index;                  /* in the caller's array */
+    struct each_host *host;
+    struct wp_http_request req; /* the caller's request at the host's size */
+    struct http_xfer x;
+    struct wp_http_response resp;
+    int64_t attempt_started; /* now_ms() when the current attempt was started */
+    int64_t held_mark;       /* each.held_ms then */
+    unsigned excused;
+};
+
+/*
+ * What the loop does with a complete reply: true to go on, false to stop the batch. The
+ * callee may take what @resp owns (zeroing it); the loop releases what is left.
+ */
+typedef bool each_deliver_fn(void *arg, size_t index, struct wp_http_response *resp);
+
+struct each {
+    struct wp_ctx *ctx;
+    const char *reqs; /* the caller's array ... */
+    size_t req_size;  /* ... and its stride */
+    size_t count;
+    size_t next; /* the first request not set up yet */
+    unsigned concurrency;
+    unsigned per_host;
+    each_deliver_fn *deliver;
+    void *arg;
+    bool hand_cancelled; /* perform_many: every request gets a response, cancelled or not */
+
+    struct http_thread *thread; /* owns the pool of easy handles */
+    CURLM *multi;               /* the thread's, lent to this loop */
+    struct each_slot *slots;
+    struct each_slot *free;
+    struct each_slot *head, *tail;
+    size_t running;
+    struct each_host *hosts;
+    int64_t held_ms;       /* time spent in the caller's callback so far */
+    enum wp_status result; /* WP_OK while going on; WP_E_CANCELLED once stopped */
+};
+
+static CURL *each_take_handle(struct each *e)
 {
-    if (m->thread->pooled > 0)
-        return m->thread->pool[--m->thread->pooled];
+    if (e->thread->pooled > 0)
+        return e->thread->pool[--e->thread->pooled];
     return curl_easy_init();
 }
 
-static void many_put_handle(struct many *m, CURL *h)
+static void each_put_handle(struct each *e, CURL *h)
 {
-    if (m->thread->pooled < HTTP_POOL_MAX)
-        m->thread->pool[m->thread->pooled++] = h;
+    if (e->thread->pooled < HTTP_POOL_MAX)
+        e->thread->pool[e->thread->pooled++] = h;
     else
         curl_easy_cleanup(h);
 }
 
-static void many_finish(struct many *m, struct http_xfer *x, CURL *h)
+static struct each_host *each_host_get(struct each *e, const char *key)
 {
-    xfer_finish(x, h);
-    x->state = XFER_DONE;
-    m->done++;
+    for (struct each_host *h = e->hosts; h; h = h->next) {
+        if (strcmp(h->key, key) == 0) {
+            h->users++;
+            return h;
+        }
+    }
+    size_t len = strlen(key);
+    struct each_host *h = wp_calloc(1, sizeof(*h) + len + 1);
+    if (!h)
+        return NULL;
+    memcpy(h->key, key, len + 1);
+    h->users = 1;
+    h->next = e->hosts;
+    e->hosts = h;
+    return h;
+}
+
+static void each_host_put(struct each *e, struct each_host *host)
+{
+    if (!host || --host->users > 0)
+        return;
+    struct each_host **p = &e->hosts;
+    while (*p && *p != host)
+        p = &(*p)->next;
+    if (*p)
+        *p = host->next;
+    wp_free(host);
 }
 
 /*
- * The host keys stored here belong to the requests; they are only compared while the
- * requests are set up, before any of them can finish and free its key.
+ * The request is finished: fill its response, take it out of the window and hand the
+ * response over, unless the batch has stopped. A cancelled reply is never handed to
+ * perform_each()'s caller: it stops the batch instead.
  */
-static size_t many_host_slot(struct many *m, const char *host)
+static void each_done(struct each *e, struct each_slot *s, CURL *h)
 {
-    for (size_t i = 0; i < m->nhosts; i++) {
-        if (strcmp(m->hosts[i], host) == 0)
-            return i;
+    xfer_finish(&s->x, h);
+    s->x.state = XFER_DONE;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        e->head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        e->tail = s->prev;
+    each_host_put(e, s->host);
+    s->host = NULL;
+
+    if (e->hand_cancelled || (e->result == WP_OK && s->resp.code != WP_E_CANCELLED)) {
+        int64_t t0 = now_ms();
+        bool go_on = e->deliver(e->arg, s->index, &s->resp);
+        e->held_ms += now_ms() - t0;
+        if (!go_on)
+            e->result = WP_E_CANCELLED;
+    } else if (s->resp.code == WP_E_CANCELLED) {
+        e->result = WP_E_CANCELLED;
     }
-    m->hosts[m->nhosts] = host;
-    return m->nhosts++;
+    wp__http_response_release(&s->resp);
+    s->prev = NULL;
+    s->next = e->free;
+    e->free = s;
 }
 
-/* Start every transfer whose time has come while the limits allow. */
-static void many_start(struct many *m, unsigned concurrency, unsigned per_host)
+/* Set up the next request in a free slot. Returns it, or NULL when it finished at once. */
+static struct each_slot *each_setup_next(struct each *e)
+{
+    struct each_slot *s = e->free;
+    e->free = s->next;
+    s->index = e->next++;
+    memset(&s->req, 0, sizeof(s->req));
+    memcpy(&s->req, e->reqs + s->index * e->req_size,
+           e->req_size < sizeof(s->req) ? e->req_size : sizeof(s->req));
+    s->host = NULL;
+    s->excused = 0;
+    s->next = NULL;
+    s->prev = e->tail;
+    if (e->tail)
+        e->tail->next = s;
+    else
+        e->head = s;
+    e->tail = s;
+    if (xfer_init(&s->x, e->ctx, &s->req, &s->resp) != WP_OK || !xfer_admit(&s->x)) {
+        each_done(e, s, NULL);
+        return NULL;
+    }
+    s->host = each_host_get(e, s->x.host_key);
+    if (!s->host) {
+        xfer_set_message(&s->x, WP_E_NOMEM, "out of memory");
+        each_done(e, s, NULL);
+        return NULL;
+    }
+    s->x.state = XFER_READY;
+    s->x.ready_at = 0;
+    return s;
+}
+
+static bool each_may_start(const struct each *e, const struct each_slot *s, int64_t now)
+{
+    return (s->x.state == XFER_READY || s->x.state == XFER_WAITING) && s->x.ready_at <= now &&
+           e->running < e->concurrency && s->host->running < e->per_host;
+}
+
+/* Start the next attempt of @s. */
+static void each_launch(struct each *e, struct each_slot *s, int64_t now)
+{
+    CURL *h = each_take_handle(e);
+    if (!h) {
+        xfer_set_message(&s->x, WP_E_NOMEM, "cannot create an HTTP handle");
+        each_done(e, s, NULL);
+        return;
+    }
+    if (xfer_setup(&s->x, h) != WP_OK) {
+        each_put_handle(e, h);
+        each_done(e, s, NULL);
+        return;
+    }
+    curl_easy_setopt(h, CURLOPT_PRIVATE, (void *)s);
+    if (curl_multi_add_handle(e->multi, h) != CURLM_OK) {
+        xfer_set_message(&s->x, WP_E_NOMEM, "cannot start request to '%s'", s->x.log_url);
+        each_put_handle(e, h);
+        each_done(e, s, NULL);
+        return;
+    }
+    s->x.handle = h;
+    s->x.state = XFER_RUNNING;
+    s->attempt_started = now;
+    s->held_mark = e->held_ms;
+    e->running++;
+    s->host->running++;
+}
+
+/* Start what may start, in request order, setting up more requests while there is room. */
+static void each_start(struct each *e)
 {
     int64_t now = now_ms();
-    for (size_t i = 0; i < m->count && m->running < concurrency; i++) {
-        struct http_xfer *x = &m->xs[i];
-        if ((x->state != XFER_READY && x->state != XFER_WAITING) || x->ready_at > now ||
-            m->host_running[x->host_slot] >= per_host)
-            continue;
-        CURL *h = many_take_handle(m);
-        if (!h) {
-            xfer_set_message(x, WP_E_NOMEM, "cannot create an HTTP handle");
-            many_finish(m, x, NULL);
-            continue;
-        }
-        if (xfer_setup(x, h) != WP_OK) {
-            many_finish(m, x, NULL);
-            many_put_handle(m, h);
-            continue;
-        }
-        if (curl_multi_add_handle(m->multi, h) != CURLM_OK) {
-            xfer_set_message(x, WP_E_NOMEM, "cannot start request to '%s'", x->log_url);
-            many_finish(m, x, NULL);
-            many_put_handle(m, h);
-            continue;
-        }
-        x->handle = h;
-        x->state = XFER_RUNNING;
-        m->running++;
-        m->host_running[x->host_slot]++;
+    struct each_slot *next;
+    for (struct each_slot *s = e->head; s && e->running < e->concurrency && e->result == WP_OK;
+         s = next) {
+        next = s->next;
+        if (each_may_start(e, s, now))
+            each_launch(e, s, now);
+    }
+    while (e->running < e->concurrency && e->next < e->count && e->free && e->result == WP_OK) {
+        struct each_slot *s = each_setup_next(e);
+        if (s && each_may_start(e, s, now))
+            each_launch(e, s, now);
     }
 }
 
-/* Collect finished transfers: each is done or scheduled for its next attempt. */
-static void many_collect(struct many *m)
+/* An attempt that failed in transport while the caller held the loop does not count. */
+static long each_excuse(struct each *e, struct each_slot *s, CURLcode rc, long delay)
+{
+    if (rc == CURLE_OK || !s->x.retryable_failure || s->excused >= HTTP_EXCUSED_MAX)
+        return delay;
+    int64_t held = e->held_ms - s->held_mark;
+    int64_t spent = now_ms() - s->attempt_started;
+    if (held <= 0 || held * 4 < spent)
+        return delay;
+    s->excused++;
+    s->x.max_attempts++;
+    if (ctx_debug(e->ctx))
+        e->ctx->host->log(e->ctx, WP_LOG_DEBUG,
+                          "http %s '%s': attempt not counted, the caller held the loop for "
+                          "%lld of its %lld ms",
+                          s->x.method, s->x.log_url, (long long)held, (long long)spent);
+    return 0;
+}
+
+/* Collect finished attempts: each request is done or waits for its next attempt. */
+static void each_collect(struct each *e)
 {
     CURLMsg *msg;
     int left;
-    while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
+    while (e->result == WP_OK && (msg = curl_multi_info_read(e->multi, &left)) != NULL) {
         if (msg->msg != CURLMSG_DONE)
             continue;
         CURL *h = msg->easy_handle;
         CURLcode rc = msg->data.result;
         char *priv = NULL;
         curl_easy_getinfo(h, CURLINFO_PRIVATE, &priv);
-        struct http_xfer *x = (struct http_xfer *)(void *)priv;
-        curl_multi_remove_handle(m->multi, h);
-        m->running--;
-        m->host_running[x->host_slot]--;
-        x->handle = NULL;
-        long delay = xfer_attempt_end(x, h, rc);
+        struct each_slot *s = (struct each_slot *)(void *)priv;
+        curl_multi_remove_handle(e->multi, h);
+        e->running--;
+        s->host->running--;
+        s->x.handle = NULL;
+        long delay = each_excuse(e, s, rc, xfer_attempt_end(&s->x, h, rc));
         if (delay < 0) {
-            many_finish(m, x, h);
+            each_done(e, s, h);
         } else {
-            x->state = XFER_WAITING;
-            x->ready_at = now_ms() + delay;
+            s->x.state = XFER_WAITING;
+            s->x.ready_at = now_ms() + delay;
         }
-        many_put_handle(m, h);
+        each_put_handle(e, h);
     }
 }
 
 /* How long to sleep: until the next scheduled retry, curl's own timer, or 100 ms. */
-static long many_wait_ms(struct many *m, unsigned concurrency, unsigned per_host)
+static long each_wait_ms(struct each *e)
 {
+    if (e->running < e->concurrency && e->next < e->count && e->free)
+        return 0;
     long wait = HTTP_CANCEL_POLL_MS;
     int64_t now = now_ms();
-    for (size_t i = 0; i < m->count; i++) {
-        struct http_xfer *x = &m->xs[i];
-        if (x->state != XFER_READY && x->state != XFER_WAITING)
+    for (struct each_slot *s = e->head; s; s = s->next) {
+        if (s->x.state != XFER_READY && s->x.state != XFER_WAITING)
             continue;
-        if (x->ready_at > now) {
-            if (x->ready_at - now < wait)
-                wait = (long)(x->ready_at - now);
-        } else if (m->running < concurrency && m->host_running[x->host_slot] < per_host) {
+        if (s->x.ready_at > now) {
+            if (s->x.ready_at - now < wait)
+                wait = (long)(s->x.ready_at - now);
+        } else if (e->running < e->concurrency && s->host->running < e->per_host) {
             return 0;
         }
     }
     long curl_wait = -1;
-    curl_multi_timeout(m->multi, &curl_wait);
+    curl_multi_timeout(e->multi, &curl_wait);
     if (curl_wait >= 0 && curl_wait < wait)
         wait = curl_wait;
     return wait;
 }
 
-static void many_cancel(struct many *m)
+/*
+ * The batch stopped: cancel what is in the window. perform_many() gets a cancelled
+ * response for those and for every request not set up yet; perform_each() gets nothing.
+ */
+static void each_cancel_rest(struct each *e)
 {
-    for (size_t i = 0; i < m->count; i++) {
-        struct http_xfer *x = &m->xs[i];
-        if (x->state == XFER_DONE)
-            continue;
-        CURL *h = x->handle;
+    while (e->head) {
+        struct each_slot *s = e->head;
+        CURL *h = s->x.handle;
         if (h) {
-            curl_multi_remove_handle(m->multi, h);
-            x->handle = NULL;
-            m->running--;
+            curl_multi_remove_handle(e->multi, h);
+            s->x.handle = NULL;
+            e->running--;
+            s->host->running--;
         }
-        xfer_cancel(x);
-        many_finish(m, x, NULL);
+        xfer_cancel(&s->x);
+        each_done(e, s, NULL);
         if (h)
-            many_put_handle(m, h);
+            each_put_handle(e, h);
+    }
+    while (e->hand_cancelled && e->next < e->count) {
+        struct each_slot *s = e->free;
+        e->free = s->next;
+        s->index = e->next++;
+        memset(&s->req, 0, sizeof(s->req));
+        memcpy(&s->req, e->reqs + s->index * e->req_size,
+               e->req_size < sizeof(s->req) ? e->req_size : sizeof(s->req));
+        s->host = NULL;
+        s->prev = s->next = NULL;
+        e->head = e->tail = s;
+        if (xfer_init(&s->x, e->ctx, &s->req, &s->resp) == WP_OK)
+            xfer_cancel(&s->x);
+        each_done(e, s, NULL);
     }
 }
 
-/* The multi handle and the pooled easy handles stay with the thread for the next batch. */
-static void many_release(struct many *m)
+/* Fill @e and borrow the thread's multi handle. False when out of memory. */
+static bool each_open(struct each *e)
 {
-    wp_free(m->hosts);
-    wp_free(m->host_running);
-    wp_free(m->xs);
+    size_t window = (size_t)e->concurrency * HTTP_EACH_WINDOW_FACTOR;
+    if (window < HTTP_EACH_WINDOW_MIN)
+        window = HTTP_EACH_WINDOW_MIN;
+    if (window > e->count)
+        window = e->count;
+    e->slots = wp_calloc(window, sizeof(*e->slots));
+    e->thread = thread_state();
+    if (!e->slots || !e->thread)
+        return false;
+    e->multi = thread_multi();
+    if (!e->multi)
+        return false;
+    /* Lent to this loop: a callback that starts a batch of its own gets another one. */
+    e->thread->multi = NULL;
+    for (size_t i = window; i-- > 0;) {
+        e->slots[i].next = e->free;
+        e->free = &e->slots[i];
+    }
+    return true;
+}
+
+/* Give the multi handle back to the thread, for the connections it keeps. */
+static void each_close(struct each *e)
+{
+    if (e->multi) {
+        if (e->thread->multi)
+            curl_multi_cleanup(e->thread->multi);
+        e->thread->multi = e->multi;
+    }
+    while (e->hosts) {
+        struct each_host *next = e->hosts->next;
+        wp_free(e->hosts);
+        e->hosts = next;
+    }
+    wp_free(e->slots);
+}
+
+/*
+ * The one loop. Returns WP_OK when every request was handed over, WP_E_CANCELLED when
+ * stopped, WP_E_NOMEM when the loop could not be set up (nothing was handed over), or
+ * WP_E_HTTP when the client failed to initialise.
+ */
+static enum wp_status each_run(struct each *e)
+{
+    enum wp_status init = wp__http_global_init();
+    if (init != WP_OK)
+        return WP_E_HTTP;
+    if (!each_open(e)) {
+        each_close(e);
+        return WP_E_NOMEM;
+    }
+    while (e->result == WP_OK && (e->next < e->count || e->head)) {
+        if (ctx_cancelled(e->ctx)) {
+            e->result = WP_E_CANCELLED;
+            break;
+        }
+        each_start(e);
+        int still = 0;
+        curl_multi_perform(e->multi, &still);
+        each_collect(e);
+        if (e->result != WP_OK || (e->next >= e->count && !e->head))
+            break;
+        long wait = each_wait_ms(e);
+        if (wait > 0)
+            curl_multi_poll(e->multi, NULL, 0, (int)wait, NULL);
+    }
+    if (e->result != WP_OK)
+        each_cancel_rest(e);
+    each_close(e);
+    return e->result;
+}
+
+static void each_init(struct each *e, struct wp_ctx *ctx, const void *reqs, size_t req_size,
+                      size_t count, unsigned concurrency, unsigned per_host)
+{
+    memset(e, 0, sizeof(*e));
+    e->ctx = ctx;
+    e->reqs = reqs;
+    e->req_size = req_size;
+    e->count = count;
+    e->concurrency = concurrency ? concurrency : HTTP_MANY_CONCURRENCY;
+    e->per_host = per_host ? per_host : HTTP_MANY_PER_HOST;
+    if (e->concurrency > count)
+        e->concurrency = (unsigned)count;
+    e->result = WP_OK;
+}
+
+/* perform_many(): each response goes to its place in the caller's array. */
+static bool many_store(void *arg, size_t index, struct wp_http_response *resp)
+{
+    struct wp_http_response *resps = arg;
+    resps[index] = *resp;
+    memset(resp, 0, sizeof(*resp));
+    return true;
 }
 
 enum wp_status wp__http_perform_many(struct wp_ctx *ctx, const struct wp_http_request *reqs,
@@ -1199,66 +1480,62 @@ enum wp_status wp__http_perform_many(struct wp_ctx *ctx, const struct wp_http_re
         return WP_OK;
     if (!reqs || !resps)
         return WP_E_INVALID;
-    if (concurrency == 0)
-        concurrency = HTTP_MANY_CONCURRENCY;
-    if (per_host == 0)
-        per_host = HTTP_MANY_PER_HOST;
-
-    struct many m;
-    memset(&m, 0, sizeof(m));
-    m.ctx = ctx;
-    m.count = count;
-    enum wp_status init = wp__http_global_init();
-    if (init == WP_OK) {
-        m.xs = wp_calloc(count, sizeof(*m.xs));
-        m.hosts = wp_calloc(count, sizeof(*m.hosts));
-        m.host_running = wp_calloc(count, sizeof(*m.host_running));
-        m.multi = thread_multi();
-        m.thread = thread_state();
-        if (!m.xs || !m.hosts || !m.host_running || !m.multi || !m.thread)
-            init = WP_E_NOMEM;
-    }
-    if (init != WP_OK) {
+    struct each e;
+    each_init(&e, ctx, reqs, sizeof(*reqs), count, concurrency, per_host);
+    e.deliver = many_store;
+    e.arg = resps;
+    e.hand_cancelled = true;
+    enum wp_status st = each_run(&e);
+    if (st == WP_E_NOMEM || st == WP_E_HTTP) {
         for (size_t i = 0; i < count; i++) {
             memset(&resps[i], 0, sizeof(resps[i]));
-            resps[i].code = init;
+            resps[i].code = st;
             snprintf(resps[i].error, sizeof(resps[i].error), "%s",
-                     init == WP_E_NOMEM ? "out of memory" : "HTTP client failed to initialise");
+                     st == WP_E_NOMEM ? "out of memory" : "HTTP client failed to initialise");
         }
-        many_release(&m);
-        return init == WP_E_NOMEM ? WP_E_NOMEM : WP_OK;
+        return st == WP_E_NOMEM ? WP_E_NOMEM : WP_OK;
     }
+    return st;
+}
 
+/* perform_each(): the caller's callback sees each response; the loop releases it. */
+struct each_user {
+    wp__http_reply_fn *on_reply;
+    void *arg;
+};
+
+static bool each_hand_to_user(void *arg, size_t index, struct wp_http_response *resp)
+{
+    struct each_user *u = arg;
+    return u->on_reply(u->arg, index, resp);
+}
+
+enum wp_status wp__http_perform_each(struct wp_ctx *ctx, const void *reqs, size_t req_size,
+                                     size_t count, unsigned concurrency, unsigned per_host,
+                                     wp__http_reply_fn *on_reply, void *arg)
+{
+    if (count == 0)
+        return WP_OK;
+    if (!reqs || !on_reply || req_size == 0)
+        return WP_E_INVALID;
+    struct each_user u = {.on_reply = on_reply, .arg = arg};
+    struct each e;
+    each_init(&e, ctx, reqs, req_size, count, concurrency, per_host);
+    e.deliver = each_hand_to_user;
+    e.arg = &u;
+    enum wp_status st = each_run(&e);
+    if (st != WP_E_HTTP)
+        return st;
+    /* As perform_many() does: every request gets the reason. */
     for (size_t i = 0; i < count; i++) {
-        struct http_xfer *x = &m.xs[i];
-        if (xfer_init(x, ctx, &reqs[i], &resps[i]) != WP_OK || !xfer_admit(x)) {
-            many_finish(&m, x, NULL);
-            continue;
-        }
-        x->state = XFER_READY;
-        x->ready_at = 0;
-        x->host_slot = many_host_slot(&m, x->host_key);
+        struct wp_http_response resp;
+        memset(&resp, 0, sizeof(resp));
+        resp.code = WP_E_HTTP;
+        snprintf(resp.error, sizeof(resp.error), "HTTP client failed to initialise");
+        if (!on_reply(arg, i, &resp))
+            return WP_E_CANCELLED;
     }
-
-    enum wp_status result = WP_OK;
-    while (m.done < m.count) {
-        if (ctx_cancelled(ctx)) {
-            many_cancel(&m);
-            result = WP_E_CANCELLED;
-            break;
-        }
-        many_start(&m, concurrency, per_host);
-        int still = 0;
-        curl_multi_perform(m.multi, &still);
-        many_collect(&m);
-        if (m.done == m.count)
-            break;
-        long wait = many_wait_ms(&m, concurrency, per_host);
-        if (wait > 0)
-            curl_multi_poll(m.multi, NULL, 0, (int)wait, NULL);
-    }
-    many_release(&m);
-    return result;
+    return WP_OK;
 }
 
 void wp__http_response_release(struct wp_http_response *resp)

@@ -87,15 +87,41 @@ enum wp_status wp__http_perform_many_abi(struct wp_ctx *ctx, struct wp_http_abi 
     return status;
 }
 
-/* Placeholder until the streaming client lands (issue 9): refuses every call. */
-enum wp_status wp__http_perform_each_abi(struct wp_ctx *ctx, struct wp_http_abi abi,
-                                         const struct wp_http_request *reqs, size_t count,
-                                         unsigned concurrency, unsigned per_host,
-                                         bool (*on_reply)(void *arg, size_t index,
-                                                          const struct wp_http_response *resp),
-                                         void *arg)
+/* perform_each(): the plugin's callback gets each response at the size it declared. */
+struct each_abi {
+    bool (*on_reply)(void *arg, size_t index, const struct wp_http_response *resp);
+    void *arg;
+    size_t size;
+    void *buf; /* a response of @size bytes, refilled for every reply */
+};
+
+static bool reply_at_plugin_size(void *arg, size_t index, const struct wp_http_response *resp)
 {
-    (void)ctx, (void)abi, (void)reqs, (void)count, (void)concurrency, (void)per_host;
-    (void)on_reply, (void)arg;
-    return WP_E_INVALID;
+    struct each_abi *a = arg;
+    /* A shallow copy: the strings stay the host's, released after the callback. */
+    response_out(a->buf, a->size, resp);
+    return a->on_reply(a->arg, index, a->buf);
+}
+
+enum wp_status wp__http_perform_each_abi(
+    struct wp_ctx *ctx, struct wp_http_abi abi, const struct wp_http_request *reqs, size_t count,
+    unsigned concurrency, unsigned per_host,
+    bool (*on_reply)(void *arg, size_t index, const struct wp_http_response *resp), void *arg)
+{
+    if (!abi_ok(abi) || !on_reply || (count && !reqs))
+        return WP_E_INVALID;
+    /* The requests are read at the plugin's stride and size by the client itself. */
+    if (abi.response_size == sizeof(struct wp_http_response))
+        return wp__http_perform_each(ctx, reqs, abi.request_size, count, concurrency, per_host,
+                                     on_reply, arg);
+    struct each_abi a = {.on_reply = on_reply, .arg = arg, .size = abi.response_size, .buf = NULL};
+    if (count) {
+        a.buf = wp_malloc(abi.response_size);
+        if (!a.buf)
+            return WP_E_NOMEM;
+    }
+    enum wp_status status = wp__http_perform_each(ctx, reqs, abi.request_size, count, concurrency,
+                                                  per_host, reply_at_plugin_size, &a);
+    wp_free(a.buf);
+    return status;
 }

@@ -34,11 +34,9 @@ enum wp_status wp__http_perform_many_abi(struct wp_ctx *ctx, struct wp_http_abi 
                                          unsigned concurrency, unsigned per_host);
 
 /* http_perform_each(): @on_reply gets each response at the plugin's size. */
-enum wp_status wp__http_perform_each_abi(struct wp_ctx *ctx, struct wp_http_abi abi,
-                                         const struct wp_http_request *reqs, size_t count,
-                                         unsigned concurrency, unsigned per_host,
-                                         bool (*on_reply)(void *arg, size_t index,
-                                                          const struct wp_http_response *resp),
-                                         void *arg);
+enum wp_status wp__http_perform_each_abi(
+    struct wp_ctx *ctx, struct wp_http_abi abi, const struct wp_http_request *reqs, size_t count,
+    unsigned concurrency, unsigned per_host,
+    bool (*on_reply)(void *arg, size_t index, const struct wp_http_response *resp), void *arg);
 
 #endif /* WP_HTTP_ABI_H */

@@ -6,6 +6,7 @@
 #include "wp_internal.h"
 
 #include <ftw.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,22 +32,26 @@ static struct wp_mock *mock_of(struct wp_ctx *ctx)
     return (struct wp_mock *)ctx; /* ctx is the first member */
 }
 
-WP_PRINTF(1, 0) static char *mock_vformat(const char *fmt, va_list ap)
-{
-    static char buf[4096];
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    return buf;
-}
+/*
+ * The records are shared by every thread the stage calls the host from: ack() runs on a
+ * thread of its own while generate() may still run, as in wirepipe.
+ */
+static pthread_mutex_t mock_lock = PTHREAD_MUTEX_INITIALIZER;
+
+#define MOCK_TEXT_MAX 4096
 
 WP_PRINTF(3, 4)
 static void mock_log(struct wp_ctx *ctx, enum wp_log_level level, const char *fmt, ...)
 {
+    char text[MOCK_TEXT_MAX];
     va_list ap;
     va_start(ap, fmt);
-    char *text = mock_vformat(fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    pthread_mutex_lock(&mock_lock);
     json_array_append_new(mock_of(ctx)->logs,
                           json_pack("{s:i,s:s}", "level", (int)level, "message", text));
+    pthread_mutex_unlock(&mock_lock);
     if (getenv("WP_MOCK_VERBOSE"))
         wp__log(WP_LOG_INFO, "mock", "log[%d]: %s", (int)level, text);
 }
@@ -60,7 +65,9 @@ static bool mock_log_enabled(struct wp_ctx *ctx, enum wp_log_level level)
 
 static enum wp_status mock_emit(struct wp_ctx *ctx, json_t *item)
 {
+    pthread_mutex_lock(&mock_lock);
     json_array_append_new(mock_of(ctx)->emitted, item);
+    pthread_mutex_unlock(&mock_lock);
     return WP_OK;
 }
 
@@ -88,13 +95,16 @@ WP_PRINTF(4, 5)
 static enum wp_status mock_dead_letter(struct wp_ctx *ctx, const json_t *item, enum wp_status code,
                                        const char *fmt, ...)
 {
+    char text[MOCK_TEXT_MAX];
     va_list ap;
     va_start(ap, fmt);
-    char *text = mock_vformat(fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    pthread_mutex_lock(&mock_lock);
     json_array_append_new(
         mock_of(ctx)->dead_letters,
         json_pack("{s:O,s:s,s:s}", "item", item, "code", wp_status_name(code), "message", text));
+    pthread_mutex_unlock(&mock_lock);
     return WP_OK;
 }
 
@@ -102,9 +112,10 @@ WP_PRINTF(4, 5)
 static enum wp_status mock_item_add_error(struct wp_ctx *ctx, json_t *item, enum wp_status code,
                                           const char *fmt, ...)
 {
+    char text[MOCK_TEXT_MAX];
     va_list ap;
     va_start(ap, fmt);
-    char *text = mock_vformat(fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
     return wp__item_append_error(item, mock_of(ctx)->ops ? mock_of(ctx)->ops->name : "?", code,
                                  text, mock_of(ctx)->attempt);
@@ -113,13 +124,15 @@ static enum wp_status mock_item_add_error(struct wp_ctx *ctx, json_t *item, enum
 static void mock_metric_add(struct wp_ctx *ctx, const char *name, long long delta)
 {
     json_t *metrics = mock_of(ctx)->metrics;
+    pthread_mutex_lock(&mock_lock);
     json_int_t old = json_integer_value(json_object_get(metrics, name));
     json_object_set_new(metrics, name, json_integer(old + delta));
+    pthread_mutex_unlock(&mock_lock);
 }
 
 static bool mock_cancelled(struct wp_ctx *ctx)
 {
-    return mock_of(ctx)->cancelled;
+    return __atomic_load_n(&mock_of(ctx)->cancelled, __ATOMIC_RELAXED);
 }
 
 static const char *mock_stage_id(struct wp_ctx *ctx)
@@ -139,14 +152,17 @@ static const char *mock_state_dir(struct wp_ctx *ctx)
 
 static struct wp_store *mock_store(struct wp_mock *m)
 {
+    pthread_mutex_lock(&mock_lock);
     if (!m->store) {
         struct wp_error err = {0};
         if (wp__store_open(m->state_dir, &m->store, &err) != WP_OK) {
             wp__log(WP_LOG_ERROR, "mock", "cannot open state store: %s", err.text);
-            return NULL;
+            m->store = NULL;
         }
     }
-    return m->store;
+    struct wp_store *store = m->store;
+    pthread_mutex_unlock(&mock_lock);
+    return store;
 }
 
 static enum wp_status mock_store_get(struct wp_ctx *ctx, const char *ns, const char *key,
@@ -191,6 +207,16 @@ static enum wp_status mock_http_perform_many(struct wp_ctx *ctx, const struct wp
                                      per_host);
 }
 
+static enum wp_status mock_http_perform_each(struct wp_ctx *ctx, const struct wp_http_request *reqs,
+                                             size_t count, unsigned concurrency, unsigned per_host,
+                                             bool (*on_reply)(void *arg, size_t index,
+                                                              const struct wp_http_response *resp),
+                                             void *arg)
+{
+    return wp__http_perform_each_abi(ctx, mock_http_abi(ctx), reqs, count, concurrency, per_host,
+                                     on_reply, arg);
+}
+
 static void mock_discard_held(struct wp_ctx *ctx, size_t count)
 {
     mock_metric_add(ctx, "discarded_held", (long long)count);
@@ -232,6 +258,7 @@ void wp_mock_init(struct wp_mock *m)
         .store_delete = mock_store_delete,
         .sha256_hex = wp__sha256_hex,
         .discard_held = mock_discard_held,
+        .http_perform_each = mock_http_perform_each,
     };
     m->emitted = json_array();
     m->dead_letters = json_array();
@@ -408,6 +435,8 @@ enum wp_status wp_mock_create(struct wp_mock *m, const char *plugin, const char 
 
     m->desc = loaded->desc;
     m->ops = ops;
+    json_decref(m->config);
+    m->config = json_incref(def->stages[0].config);
     status = ops->create(&m->ctx, def->stages[0].config, &m->instance);
     wp__pipeline_def_free(def);
     if (status != WP_OK) {
@@ -421,6 +450,30 @@ enum wp_status wp_mock_create(struct wp_mock *m, const char *plugin, const char 
 out_fail:
     fail_with_diags(m, status, &diags);
     wp__diags_release(&diags);
+    return status;
+}
+
+enum wp_status wp_mock_restart(struct wp_mock *m)
+{
+    if (!m->ops || !m->config)
+        return WP_E_INVALID;
+    if (m->ops->destroy)
+        m->ops->destroy(m->instance);
+    m->instance = NULL;
+    /* A run ends with its store closed; the next opens it again on first use. */
+    if (m->store) {
+        wp__store_close(m->store);
+        m->store = NULL;
+    }
+    m->fail_text[0] = '\0';
+    m->fail_code = WP_OK;
+    enum wp_status status = m->ops->create(&m->ctx, m->config, &m->instance);
+    if (status != WP_OK) {
+        m->ops = NULL;
+        m->instance = NULL;
+        if (!m->fail_text[0])
+            snprintf(m->fail_text, sizeof(m->fail_text), "create: %s", wp_status_str(status));
+    }
     return status;
 }
 
@@ -459,6 +512,7 @@ void wp_mock_release(struct wp_mock *m)
     json_decref(m->dead_letters);
     json_decref(m->logs);
     json_decref(m->metrics);
+    json_decref(m->config);
     if (m->state_dir[0] && nftw(m->state_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
         wp__log(WP_LOG_WARN, "mock", "could not remove '%s'", m->state_dir);
     memset(m, 0, sizeof(*m));

@@ -8,7 +8,10 @@
  * required keys; defaults filled in, path keys made absolute against the current folder),
  * and hands the stage a host table whose emit, fail, dead_letter, log, metric_add and
  * item_add_error calls are recorded in JSON the test can inspect. Memory, HTTP and the state
- * store are the host's real ones (the store in a fresh temporary folder).
+ * store are the host's real ones (the store in a fresh temporary folder). The mock never
+ * acknowledges anything: a test of a source's ack() calls m.ops->ack(m.instance, &m.ctx,
+ * id, outcome) itself, for the items it deems done, and wp_mock_restart() to see what the
+ * next run makes of it.
  *
  *     struct wp_mock m;
  *     wp_mock_init(&m);
@@ -24,8 +27,10 @@
  *  - Plugins are found as wirepipe finds them: a name is looked up as <dir>/<name>.so in
  *    each folder of $WIREPIPE_PLUGIN_PATH (colon-separated; "." when unset); a string
  *    with a '/' or ending in ".so" is a path.
- *  - One struct wp_mock is one stage instance; it is not thread-safe. Several may exist at
- *    once.
+ *  - One struct wp_mock is one stage instance. Several may exist at once. The wp_mock_*
+ *    calls are made from one thread, but the host calls the stage makes may come from
+ *    several (ack() from another thread while generate() runs): the records are kept
+ *    under a lock. Read them once the calls have returned.
  *  - Plugins are never unloaded (as in wirepipe), so leak reports keep their frames.
  *  - The struct is part of this library's ABI, which changes with wirepipe's minor version
  *    (the soname is libwirepipe_testing.so.<major>.<minor>): rebuild tests on upgrade.
@@ -68,6 +73,7 @@ struct wp_mock {
     const struct wp_plugin_desc *desc; /* the loaded plugin's descriptor (the host's copy) */
     struct wp_store *store;
     struct wp_loader *loader;
+    json_t *config; /* the validated config create() was given (owned), for a restart */
 };
 
 /*
@@ -103,6 +109,17 @@ WP_EXPORT enum wp_outcome wp_mock_process(struct wp_mock *m, json_t *item);
 /* wp_mock_generate() / wp_mock_flush() - call the optional slots (OK when absent). */
 WP_EXPORT enum wp_outcome wp_mock_generate(struct wp_mock *m);
 WP_EXPORT enum wp_outcome wp_mock_flush(struct wp_mock *m);
+
+/*
+ * wp_mock_restart() - end the stage instance as a run ends (destroy(), the store closed)
+ * and create a new one with the same config on the same state folder: the next run of the
+ * pipeline. What was recorded (emitted, dead_letters, logs, metrics) is kept and goes on
+ * growing.
+ *
+ * Returns: create()'s status (on failure m->ops is NULL, as after wp_mock_create()), or
+ *          WP_E_INVALID when no stage was created.
+ */
+WP_EXPORT enum wp_status wp_mock_restart(struct wp_mock *m);
 
 /*
  * wp_mock_release() - destroy the stage instance (if created), free what was recorded and

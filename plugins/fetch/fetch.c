@@ -1,23 +1,31 @@
 /*
  * fetch.c - the fetch stage: pages, feeds and ninjs from http(s) URLs and local files.
  *
- * generate() reads everything configured (urls, then paths) and emits one item per page,
- * feed entry or ninjs object, in configuration order then document order. process() takes
+ * generate() reads everything configured (http(s) urls, then file: urls, then paths) and
+ * emits one item per page, feed entry or ninjs object. http documents and followed pages
+ * stream: each is emitted as soon as it arrives, so their items come out in completion
+ * order; files come out in configuration order, then document order. process() takes
  * items given with --input: one with a "uri" and neither "content" nor "body" is fetched
  * the same way; any other item passes on untouched.
  *
  * All HTTP goes through the host's shared client (retries, backoff, Retry-After, redirect
  * and protocol limits, body limit, gzip). This file adds what is specific to fetching news:
+ *  - acknowledged delivery: what generate() emits is recorded only when the host
+ *    acknowledges it (ack()), so a rerun after a crash delivers what was not done;
  *  - conditional GET: ETag / Last-Modified per canonical URL in the store namespace
- *    "fetch.http"; a 304 yields nothing;
- *  - de-duplication: ids already emitted by an earlier run are remembered in "fetch.seen"
- *    and skipped, so rerunning a pipeline does not republish a story;
+ *    "fetch.http", stored once every item of the document is done; a 304 yields nothing;
+ *  - de-duplication: ids delivered in an earlier run are remembered in "fetch.seen" and
+ *    skipped, and an id already in flight in this run is not emitted twice;
  *  - decoding to UTF-8, feeds (RSS and Atom), ninjs;
  *  - file: sources only from the pipeline's own configuration, never from a redirect, a
  *    feed link or an --input item.
  *
  * The parts are described in fetch.h.
  */
+
+/* http_perform_each() and ack() are 2.1: an older host would never acknowledge anything. */
+#define WP_PLUGIN_MIN_HOST_MINOR 1
+
 #include "fetch.h"
 
 #include <stdio.h>
@@ -76,7 +84,7 @@ static const struct wp_config_key fetch_config[] = {
     {.name = "dedup",
      .type = WP_CONFIG_BOOL,
      .default_json = "true",
-     .doc = "skip items whose id an earlier run already emitted"},
+     .doc = "skip items whose id an earlier run delivered (generate only)"},
     {.name = "conditional",
      .type = WP_CONFIG_BOOL,
      .default_json = "true",
@@ -99,6 +107,8 @@ static void fetch_destroy(void *instance)
     struct fetch *f = instance;
     if (!f)
         return;
+    /* What was never acknowledged is not recorded: the next run reads it again. */
+    fetch_pending_release(f);
     for (size_t i = 0; i < f->n_urls; i++)
         f->host->free(f->urls[i]);
     for (size_t i = 0; i < f->n_paths; i++)
@@ -164,6 +174,11 @@ static enum wp_status fetch_create(struct wp_ctx *ctx, const json_t *config, voi
     f->host = ctx->host;
     f->dedup = true;
     f->conditional = true;
+    if (fetch_pending_init(f) != WP_OK) {
+        wp_fail(ctx, WP_E_NOMEM, "out of memory");
+        fetch_destroy(f);
+        return WP_E_NOMEM;
+    }
     long long concurrency = 0, per_host = 0, max_attempts = 0, timeout_ms = 0;
     long long connect_timeout_ms = 0, max_body = 0;
     if (!fetch_config_strings(ctx, f, config, "urls", &f->urls, &f->n_urls) ||
@@ -265,12 +280,26 @@ static enum wp_outcome fetch_process(void *instance, struct wp_ctx *ctx, json_t 
     }
     struct fetch_run run = {.f = f, .ctx = ctx, .input = item};
     fetch_url(&run, uri);
+    /* Stopping: give the item up without a dead letter; its source reads it again. */
+    if (run.fail_code == WP_E_CANCELLED || run.stopped || f->host->cancelled(ctx))
+        return WP_OUTCOME_RETRY;
     if (run.fail_code != WP_OK) {
         wp_fail(ctx, run.fail_code, "%s", run.fail_text);
         /* A transient failure the shared client already retried stays a rejection. */
         return WP_OUTCOME_REJECT;
     }
     return run.emitted ? WP_OUTCOME_OK : WP_OUTCOME_DROP;
+}
+
+/*
+ * ack() - an item generate() emitted is done (delivered, dropped or dead-lettered): only
+ * now is its id recorded as seen, and its document's validators once all its items are.
+ */
+static void fetch_ack(void *instance, struct wp_ctx *ctx, const char *item_id,
+                      enum wp_ack_outcome outcome)
+{
+    (void)outcome; /* every outcome is final: a dead letter is replayed, not refetched */
+    fetch_pending_ack(instance, ctx, item_id);
 }
 
 static const struct wp_stage_ops fetch_ops = {
@@ -282,6 +311,7 @@ static const struct wp_stage_ops fetch_ops = {
     .process = fetch_process,
     .generate = fetch_generate,
     .destroy = fetch_destroy,
+    .ack = fetch_ack,
 };
 
 static const struct wp_stage_ops *const fetch_stages[] = {&fetch_ops, NULL};

@@ -6,8 +6,10 @@
  * document is decoded to UTF-8 (fetch_charset.c), recognised as a page, a feed or JSON
  * (fetch_doc.c) and turned into items (fetch_items.c) with the help of the feed parser
  * (fetch_feed.c) and the ninjs mapping (fetch_ninjs.c). What is remembered between runs,
- * ids already emitted and conditional-GET validators, lives in the host's state store
- * (fetch_state.c). Small helpers (ids, dates, URLs, strings) are in fetch_util.c.
+ * ids already delivered and conditional-GET validators, lives in the host's state store
+ * (fetch_state.c), written only when the host acknowledges the items (fetch_pending.c
+ * tracks what is in flight until then). Small helpers (ids, dates, URLs, strings) are in
+ * fetch_util.c.
  *
  * Only the entry symbol is exported: the plugin builds with hidden visibility, so the
  * functions declared here are shared between its files and nowhere else.
@@ -15,6 +17,7 @@
 #ifndef FETCH_PRIVATE_H
 #define FETCH_PRIVATE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -24,7 +27,7 @@
 
 #include <jansson.h>
 
-/* Store namespaces: validators per canonical URL, and ids emitted by earlier runs. */
+/* Store namespaces: validators per canonical URL, and ids delivered in earlier runs. */
 #define FETCH_NS_HTTP "fetch.http"
 #define FETCH_NS_SEEN "fetch.seen"
 
@@ -41,8 +44,27 @@
 /* "sha256:" and 64 hex digits. */
 #define FETCH_ID_LEN (7 + 64)
 
+struct fetch_entry;
+struct fetch_group;
+
+/*
+ * What generate() has emitted and the host has not acknowledged yet, by id (a hash table),
+ * and the documents whose validators wait for those items. Shared by generate() and
+ * ack(), which run on different threads: every field is guarded by @lock, which is never
+ * held while calling emit().
+ */
+struct fetch_pending {
+    pthread_mutex_t lock;
+    bool lock_ok;
+    struct fetch_entry **buckets;
+    size_t n_buckets;
+    size_t count;
+    struct fetch_group *groups; /* every open or waiting group, to free at destroy */
+};
+
 struct fetch {
     const struct wp_host_api *host;
+    struct fetch_pending pending;
     char **urls;
     size_t n_urls;
     char **paths;
@@ -70,12 +92,30 @@ struct fetch_doc {
     const char *fallback_name; /* source.name when none is configured */
 };
 
+/* A feed entry waiting for the page it links to (follow). */
+struct fetch_link {
+    json_t *item; /* claimed in generate() (see fetch_claim()) */
+    char *url;    /* the link, owned */
+};
+
 /* State of one generate() or process() call. */
 struct fetch_run {
     struct fetch *f;
     struct wp_ctx *ctx;
     const json_t *input; /* process(): the item given; NULL in generate() */
     size_t emitted;
+    bool stopped; /* emit() failed for a stopping run: read nothing more */
+    /* The http document being read, whose validators wait for its items; or NULL. */
+    struct fetch_group *group;
+    /*
+     * follow: entries waiting for their page. generate() gathers those of every feed
+     * first (@defer_links) and fetches all the pages in one streaming batch afterwards;
+     * process() fetches a feed's pages at once.
+     */
+    struct fetch_link *links;
+    size_t n_links;
+    size_t cap_links;
+    bool defer_links;
     enum wp_status fail_code; /* process(): why the input item itself failed */
     char fail_text[WP_ERROR_TEXT_MAX];
 };
@@ -210,30 +250,94 @@ bool fetch_json_items(struct fetch_run *run, const struct fetch_doc *doc,
 /* ---- fetch_state.c -------------------------------------------------------------------- */
 
 /*
- * fetch_seen() - whether an earlier run emitted @item: its id is in "fetch.seen" with no
- * revision or the same one. Sets *@update when the id is known under another revision.
+ * fetch_seen() - in generate(), whether an earlier run delivered @item: its id is in
+ * "fetch.seen" with no revision or the same one. Sets *@update when the id is known under
+ * another revision. Always false in process(): de-duplication applies to what fetch
+ * generates.
  */
 bool fetch_seen(struct fetch_run *run, const json_t *item, bool *update);
-/* fetch_emit() - pass @item on unless an earlier run emitted it already. Steals @item. */
-void fetch_emit(struct fetch_run *run, json_t *item);
-/* The validators {etag, last_modified} stored for @key: a new object, or NULL. */
+/* fetch_seen_mark() - what "fetch.seen" keeps for @item: "rev:" + its revision, or now. */
+void fetch_seen_mark(const json_t *item, char *out, size_t size);
+/* fetch_record_seen() - put @id with @mark into "fetch.seen" (from ack()). */
+void fetch_record_seen(struct fetch *f, struct wp_ctx *ctx, const char *id, const char *mark);
+/*
+ * The validators {etag, last_modified} stored for @key: a new object, or NULL (always in
+ * process(), which has no acknowledgements and so makes no conditional requests).
+ */
 json_t *fetch_load_validators(struct fetch_run *run, const char *key);
-/* Remember the validators of @resp for @key (when conditional GET is on). */
-void fetch_remember_validators(struct fetch_run *run, const char *key,
-                               const struct wp_http_response *resp);
+/* The validators of @resp as the JSON text kept for a URL: new (host->free), or NULL. */
+char *fetch_validators_text(struct fetch *f, const struct wp_http_response *resp);
+/* Put @text, made by fetch_validators_text(), into "fetch.http" under @key. */
+void fetch_store_validators(struct fetch *f, struct wp_ctx *ctx, const char *key, const char *text);
+
+/* ---- fetch_pending.c ------------------------------------------------------------------ */
+
+/*
+ * Acknowledged delivery. In generate(), an item is "claimed" (its id entered in the
+ * in-flight table with its seen mark and its document's group) before it is emitted, and
+ * stays claimed until the host acknowledges it: only then is its id recorded as seen. A
+ * group holds an http document's validators; they are stored once the document has been
+ * read and every item claimed for it is done (acknowledged, or dead-lettered by fetch
+ * itself). Whatever is not done when the run ends is recorded nowhere, so the next run
+ * fetches and emits it again. process() claims nothing.
+ */
+enum wp_status fetch_pending_init(struct fetch *f);
+/* Free the table and the groups, recording nothing. */
+void fetch_pending_release(struct fetch *f);
+
+/*
+ * fetch_group_open() - in generate(), the group of the document fetched as @key with the
+ * validators of @resp; NULL when there is nothing to store (conditional GET off, no
+ * validators, process()) or no memory. Items claimed while run->group is set join it.
+ */
+struct fetch_group *fetch_group_open(struct fetch_run *run, const char *key,
+                                     const struct wp_http_response *resp);
+/*
+ * fetch_group_close() - the document of @g has been read (@ok false: it failed as a
+ * whole, so its validators are never stored). @g may be NULL.
+ */
+void fetch_group_close(struct fetch_run *run, struct fetch_group *g, bool ok);
+
+/*
+ * fetch_claim() - in generate(), claim @item for this run: false when it must be skipped
+ * because an earlier run delivered it (metric duplicates) or this run has it in flight
+ * already (two feeds listing one story; metric in_flight_duplicates). @item is borrowed.
+ * Always true in process().
+ */
+bool fetch_claim(struct fetch_run *run, json_t *item);
+/*
+ * fetch_unclaim() - a claimed @item will not be emitted. @done: fetch dead-lettered it,
+ * which counts as done for its document; otherwise it was not read (the run stopped, no
+ * memory) and its document's validators are not stored. @item is borrowed.
+ */
+void fetch_unclaim(struct fetch_run *run, const json_t *item, bool done);
+/* fetch_emit_claimed() - emit a claimed @item (steals it). */
+void fetch_emit_claimed(struct fetch_run *run, json_t *item);
+/* fetch_emit() - claim @item and emit it, or skip it (see fetch_claim()). Steals @item. */
+void fetch_emit(struct fetch_run *run, json_t *item);
+/* fetch_pending_ack() - the stage's ack(): @id is done, whatever the outcome. */
+void fetch_pending_ack(struct fetch *f, struct wp_ctx *ctx, const char *id);
 
 /* ---- fetch_http.c --------------------------------------------------------------------- */
 
-/* Fetch @n http(s) URLs concurrently and handle each reply in order. */
+/*
+ * Fetch @n http(s) URLs concurrently and handle each reply as soon as it arrives, so
+ * items come out in completion order.
+ */
 void fetch_urls(struct fetch_run *run, const char *const *urls, size_t n);
 /* Fetch one http(s) URL (process()). */
 void fetch_url(struct fetch_run *run, const char *url);
 /*
- * follow: fetch the page each item of @items links to (FETCH_LINK) into its "content".
- * Items whose link is not http(s) or cannot be fetched are dead-lettered and replaced by
- * null in @items.
+ * fetch_queue_link() - follow: @item (stolen) waits for the page at @url. False when out
+ * of memory (@item is released then, and the caller reports it).
  */
-void fetch_follow_links(struct fetch_run *run, json_t *items);
+bool fetch_queue_link(struct fetch_run *run, json_t *item, const char *url);
+/*
+ * fetch_follow_links() - follow: fetch the pages of run->links concurrently; each entry
+ * gets its page as "content" and is emitted as soon as the page arrives. Entries whose
+ * page cannot be fetched are dead-lettered.
+ */
+void fetch_follow_links(struct fetch_run *run);
 
 /* ---- fetch_files.c -------------------------------------------------------------------- */
 

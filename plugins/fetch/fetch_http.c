@@ -4,6 +4,11 @@
  * adds the request headers (Accept, and the validators of the last fetch for a
  * conditional GET), the reading of replies (a 304 yields nothing; failures are reported
  * with the client's reason) and follow, which fetches the page each feed entry links to.
+ *
+ * Both batches, the configured URLs and the followed links, go through the streaming
+ * client (http_perform_each): each reply is turned into items and emitted as soon as it
+ * arrives, and freed right after, so one slow page holds back nothing else and memory
+ * follows the concurrency and the queue downstream, not the number of URLs.
  */
 #include <stdio.h>
 #include <string.h>
@@ -128,12 +133,29 @@ static bool fetch_handle_response(struct fetch_run *run, const char *url, const 
         .len = resp->body ? resp->body_len : 0,
         .fallback_name = host_name,
     };
+    /* The validators wait until every item of the document is done. */
+    struct fetch_group *group = fetch_group_open(run, key, resp);
+    run->group = group;
     bool ok = fetch_handle_doc(run, &doc);
+    run->group = NULL;
+    fetch_group_close(run, group, ok && !run->stopped);
     if (host_name)
         f->host->free(host_name);
-    if (ok)
-        fetch_remember_validators(run, key, resp);
     return ok;
+}
+
+/* The configured URLs of one generate() call, for the streaming callback. */
+struct fetch_batch {
+    struct fetch_run *run;
+    const char *const *urls;
+    char **keys;
+};
+
+static bool fetch_url_reply(void *arg, size_t index, const struct wp_http_response *resp)
+{
+    struct fetch_batch *b = arg;
+    fetch_handle_response(b->run, b->urls[index], b->keys[index], resp);
+    return !b->run->stopped;
 }
 
 /* fetch_urls() - see fetch.h. */
@@ -143,10 +165,9 @@ void fetch_urls(struct fetch_run *run, const char *const *urls, size_t n)
     if (n == 0)
         return;
     struct wp_http_request *reqs = f->host->calloc(n, sizeof(*reqs));
-    struct wp_http_response *resps = f->host->calloc(n, sizeof(*resps));
     struct fetch_headers *hdrs = f->host->calloc(n, sizeof(*hdrs));
     char **keys = f->host->calloc(n, sizeof(*keys));
-    if (!reqs || !resps || !hdrs || !keys) {
+    if (!reqs || !hdrs || !keys) {
         for (size_t i = 0; i < n; i++)
             fetch_failure(run, urls[i], NULL, WP_E_NOMEM, "%s: out of memory", urls[i]);
         goto out;
@@ -155,30 +176,28 @@ void fetch_urls(struct fetch_run *run, const char *const *urls, size_t n)
         keys[i] = fetch_canonical_url(f->host, urls[i]);
         fetch_prepare(run, urls[i], keys[i], &reqs[i], &hdrs[i]);
     }
-    enum wp_status st =
-        f->host->http_perform_many(run->ctx, reqs, resps, n, f->concurrency, f->per_host);
+    struct fetch_batch batch = {.run = run, .urls = urls, .keys = keys};
+    /* Linked pages wait for the end of this batch: one streaming batch at a time. */
+    run->defer_links = true;
+    enum wp_status st = f->host->http_perform_each(run->ctx, reqs, n, f->concurrency, f->per_host,
+                                                   fetch_url_reply, &batch);
+    run->defer_links = false;
     if (st == WP_E_CANCELLED) {
-        /* The run is stopping: nothing was lost, the URLs are simply not read this time. */
-        wp_log_info(run->ctx, "run cancelled: %zu URL(s) not fetched", n);
+        /* The run is stopping: nothing was lost, what was not read is read next run. */
+        wp_log_info(run->ctx, "run stopping: not every URL was read");
     } else if (st != WP_OK) {
-        for (size_t i = 0; i < n; i++)
-            fetch_failure(run, urls[i], NULL, st, "%s: not fetched (%s)", urls[i],
-                          f->host->status_name(st));
-    } else {
-        for (size_t i = 0; i < n; i++)
-            fetch_handle_response(run, urls[i], keys[i], &resps[i]);
+        /* Nothing recorded: the next run reads them all again. */
+        wp_log_error(run->ctx, "%zu URL(s) not fetched (%s)", n, f->host->status_name(st));
     }
     for (size_t i = 0; i < n; i++) {
-        f->host->http_response_release(&resps[i]);
         fetch_headers_release(f->host, &hdrs[i]);
         if (keys[i])
             f->host->free(keys[i]);
     }
+    fetch_follow_links(run);
 out:
     if (reqs)
         f->host->free(reqs);
-    if (resps)
-        f->host->free(resps);
     if (hdrs)
         f->host->free(hdrs);
     if (keys)
@@ -203,20 +222,41 @@ void fetch_url(struct fetch_run *run, const char *url)
         f->host->free(key);
 }
 
+/* fetch_queue_link() - see fetch.h. */
+bool fetch_queue_link(struct fetch_run *run, json_t *item, const char *url)
+{
+    const struct wp_host_api *host = run->f->host;
+    if (run->n_links == run->cap_links) {
+        size_t cap = run->cap_links ? run->cap_links * 2 : 16;
+        struct fetch_link *grown = host->realloc(run->links, cap * sizeof(*grown));
+        if (!grown) {
+            json_decref(item);
+            return false;
+        }
+        run->links = grown;
+        run->cap_links = cap;
+    }
+    char *copy = host->strndup(url, strlen(url));
+    if (!copy) {
+        json_decref(item);
+        return false;
+    }
+    run->links[run->n_links++] = (struct fetch_link){.item = item, .url = copy};
+    return true;
+}
+
 /* Put the page fetched for @item (@resp to @link) into its content and source. */
-static void fetch_followed_page(struct fetch_run *run, json_t *items, size_t i, const char *link,
+static bool fetch_followed_page(struct fetch_run *run, json_t *item, const char *link,
                                 const struct wp_http_response *resp)
 {
     struct fetch *f = run->f;
-    json_t *item = json_array_get(items, i);
     struct fetch_text text;
     enum wp_status st = fetch_decode(f->host, resp->body ? resp->body : "",
                                      resp->body ? resp->body_len : 0, resp->content_type, &text);
     if (st != WP_OK) {
         fetch_failure(run, link, item, st, "%s: cannot decode the text (%s)", link,
                       f->host->status_name(st));
-        json_array_set_new(items, i, json_null());
-        return;
+        return false;
     }
     fetch_set_strn(item, WP_ITEM_CONTENT, text.data, text.len);
     json_t *source = json_object_get(item, WP_ITEM_SOURCE);
@@ -229,63 +269,63 @@ static void fetch_followed_page(struct fetch_run *run, json_t *items, size_t i, 
     json_object_set_new(source, "http_status", json_integer(resp->status));
     fetch_source_set_text(source, &text);
     f->host->free(text.data);
+    return true;
+}
+
+/* One linked page arrived: the entry gets it and goes on at once. */
+static bool fetch_link_reply(void *arg, size_t index, const struct wp_http_response *resp)
+{
+    struct fetch_run *run = arg;
+    struct fetch_link *l = &run->links[index];
+    json_t *item = l->item;
+    l->item = NULL;
+    if (fetch_reply_failed(run, l->url, item, resp) ||
+        !fetch_followed_page(run, item, l->url, resp)) {
+        fetch_unclaim(run, item, true); /* dead-lettered: done */
+        json_decref(item);
+    } else {
+        fetch_emit_claimed(run, item);
+    }
+    return !run->stopped;
 }
 
 /* fetch_follow_links() - see fetch.h. */
-void fetch_follow_links(struct fetch_run *run, json_t *items)
+void fetch_follow_links(struct fetch_run *run)
 {
     struct fetch *f = run->f;
-    size_t n = json_array_size(items);
+    size_t n = run->n_links;
     if (n == 0)
         return;
-    struct wp_http_request *reqs = f->host->calloc(n, sizeof(*reqs));
-    struct wp_http_response *resps = f->host->calloc(n, sizeof(*resps));
-    size_t *index = f->host->calloc(n, sizeof(*index));
-    if (!reqs || !resps || !index)
-        goto out;
-    size_t count = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_t *item = json_array_get(items, i);
-        const char *link = json_string_value(json_object_get(item, FETCH_LINK));
-        if (!link)
-            continue; /* nothing to follow: the entry stands as it is */
-        if (!fetch_is_http_url(link)) {
-            const char *colon = NULL;
-            int scheme_len = fetch_has_scheme(link, &colon) ? (int)(colon - link) : 0;
-            fetch_failure(run, link, item, WP_E_INVALID,
-                          "refusing to follow '%.*s:' link '%.80s' from feed entry: only http "
-                          "and https",
-                          scheme_len, link, link);
-            json_array_set_new(items, i, json_null());
-            continue;
-        }
-        reqs[count] = fetch_request(f, link, NULL);
-        index[count++] = i;
-    }
-    if (count == 0)
-        goto out;
-    enum wp_status st =
-        f->host->http_perform_many(run->ctx, reqs, resps, count, f->concurrency, f->per_host);
-    for (size_t k = 0; k < count; k++) {
-        json_t *item = json_array_get(items, index[k]);
-        const char *link = reqs[k].url;
-        if (st != WP_OK) {
-            fetch_failure(run, link, item, st, "%s: %s after %u attempt(s)", link,
-                          f->host->status_name(st), resps[k].attempts);
-            json_array_set_new(items, index[k], json_null());
-        } else if (fetch_reply_failed(run, link, item, &resps[k])) {
-            json_array_set_new(items, index[k], json_null());
-        } else {
-            fetch_followed_page(run, items, index[k], link, &resps[k]);
-        }
-    }
-    for (size_t k = 0; k < count; k++)
-        f->host->http_response_release(&resps[k]);
-out:
-    if (reqs)
+    struct wp_http_request *reqs = run->stopped ? NULL : f->host->calloc(n, sizeof(*reqs));
+    enum wp_status st = run->stopped ? WP_E_CANCELLED : WP_E_NOMEM;
+    if (reqs) {
+        for (size_t k = 0; k < n; k++)
+            reqs[k] = fetch_request(f, run->links[k].url, NULL);
+        st = f->host->http_perform_each(run->ctx, reqs, n, f->concurrency, f->per_host,
+                                        fetch_link_reply, run);
         f->host->free(reqs);
-    if (resps)
-        f->host->free(resps);
-    if (index)
-        f->host->free(index);
+    }
+    size_t unread = 0;
+    for (size_t k = 0; k < n; k++) {
+        struct fetch_link *l = &run->links[k];
+        if (l->item) {
+            /*
+             * Not read: stopped, or no memory. In generate() that leaves its feed's
+             * validators unstored, so the next run reads it; process() rejects its input.
+             */
+            unread++;
+            if (run->input && st != WP_E_CANCELLED)
+                fetch_failure(run, l->url, NULL, st, "%s: not fetched (%s)", l->url,
+                              f->host->status_name(st));
+            fetch_unclaim(run, l->item, false);
+            json_decref(l->item);
+        }
+        f->host->free(l->url);
+    }
+    if (unread)
+        wp_log_info(run->ctx, "%zu linked page(s) not read this time (%s)", unread,
+                    f->host->status_name(st));
+    f->host->free(run->links);
+    run->links = NULL;
+    run->n_links = run->cap_links = 0;
 }

@@ -206,6 +206,42 @@ static json_t *fetch_entry_item(struct fetch_run *run, const struct fetch_doc *d
     return item;
 }
 
+/*
+ * follow: @item waits for the page it links to, unless it is known already or its link
+ * is refused. @item is stolen.
+ */
+static void fetch_entry_follow(struct fetch_run *run, const struct fetch_doc *doc, json_t *item,
+                               size_t nth)
+{
+    const char *link = json_string_value(json_object_get(item, FETCH_LINK));
+    if (!link) {
+        fetch_emit(run, item); /* nothing to follow: the entry stands as it is */
+        return;
+    }
+    /* Claimed before its page is fetched: known and in-flight stories cost no request. */
+    if (!fetch_claim(run, item)) {
+        json_decref(item);
+        return;
+    }
+    if (!fetch_is_http_url(link)) {
+        const char *colon = NULL;
+        int scheme_len = fetch_has_scheme(link, &colon) ? (int)(colon - link) : 0;
+        fetch_failure(run, link, item, WP_E_INVALID,
+                      "refusing to follow '%.*s:' link '%.80s' from feed entry: only http "
+                      "and https",
+                      scheme_len, link, link);
+        fetch_unclaim(run, item, true);
+        json_decref(item);
+        return;
+    }
+    json_incref(item); /* the queue takes one reference; this one is for a report */
+    if (!fetch_queue_link(run, item, link)) {
+        fetch_failure(run, doc->url, item, WP_E_NOMEM, "%s: cannot queue entry %zu", doc->url, nth);
+        fetch_unclaim(run, item, true);
+    }
+    json_decref(item);
+}
+
 bool fetch_feed_items(struct fetch_run *run, const struct fetch_doc *doc,
                       const struct fetch_text *text, const char *mismatch)
 {
@@ -222,11 +258,12 @@ bool fetch_feed_items(struct fetch_run *run, const struct fetch_doc *doc,
     }
     if (json_array_size(entries) == 0)
         wp_log_info(run->ctx, "feed '%s' has no entries", doc->url);
-    json_t *items = json_array();
     size_t i;
     json_t *entry;
     json_array_foreach(entries, i, entry)
     {
+        if (run->stopped)
+            break;
         if (!json_object_get(entry, "headline") && !json_object_get(entry, "link") &&
             !json_object_get(entry, "guid")) {
             json_object_del(entry, "base");
@@ -245,27 +282,16 @@ bool fetch_feed_items(struct fetch_run *run, const struct fetch_doc *doc,
                           i + 1);
             continue;
         }
-        /* Skip what earlier runs emitted before fetching any linked page. */
-        bool update = false;
-        if (fetch_seen(run, item, &update)) {
-            f->host->metric_add(run->ctx, "duplicates", 1);
-            json_decref(item);
-            continue;
-        }
         fetch_add_mismatch(run, item, mismatch);
-        json_array_append_new(items, item);
+        if (f->follow)
+            fetch_entry_follow(run, doc, item, i + 1);
+        else
+            fetch_emit(run, item);
     }
     json_decref(entries);
-    if (f->follow)
-        fetch_follow_links(run, items);
-    json_array_foreach(items, i, entry)
-    {
-        if (json_is_null(entry))
-            continue; /* dead-lettered while following */
-        json_object_del(entry, FETCH_LINK);
-        fetch_emit(run, json_incref(entry));
-    }
-    json_decref(items);
+    /* In generate()'s URL batch the pages are fetched after it, all in one batch. */
+    if (!run->defer_links)
+        fetch_follow_links(run);
     return true;
 }
 

@@ -2,10 +2,14 @@
  * test_http.c - the shared HTTP client against tests/servers/scripted_http.py on 127.0.0.1:
  * headers, the retry policy (what is retried, how often, Retry-After), redirects and their
  * protocol limits, decoding, body limits, timeouts, the circuit breaker, concurrent
- * requests, cancellation, and that secrets never reach messages or logs.
+ * requests, the streaming client (replies in completion order, stopped by the callback or
+ * by cancellation, at the plugin's struct size), cancellation, and that secrets never
+ * reach messages or logs.
  *
  * Nothing here asserts on wall-clock time except through the server's request log, where
- * a Retry-After of 1 s must show as a gap of about a second between two requests.
+ * a Retry-After of 1 s must show as a gap of about a second between two requests, and in
+ * the streaming tests, where a reply delayed 1.5 s by the server must be handed over well
+ * after one that is not delayed.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -21,6 +25,7 @@
 #include <jansson.h>
 
 #include "http.h"
+#include "http_abi.h"
 #include "test_server.h"
 #include "wp_cmocka.h"
 
@@ -71,7 +76,13 @@ static const char routes[] =
     "\"/m/flaky\": [{\"status\": 502}, {\"status\": 200, \"body\": \"recovered\"}],"
     "\"/m/down\": [{\"status\": 500}],"
     "\"/m/slow\": [{\"status\": 200, \"body\": \"slow\", \"delay_ms\": 200}],"
-    "\"/m/limit\": [{\"status\": 200, \"body\": \"limited\", \"delay_ms\": 200}]"
+    "\"/m/limit\": [{\"status\": 200, \"body\": \"limited\", \"delay_ms\": 200}],"
+    "\"/e/fast\": [{\"status\": 200, \"body\": \"fast\"}],"
+    "\"/e/slow\": [{\"status\": 200, \"body\": \"slow\", \"delay_ms\": 1500}],"
+    "\"/e/late\": [{\"status\": 200, \"body\": \"late\", \"delay_ms\": 300}],"
+    "\"/e/hang\": [{\"status\": 200, \"body\": \"hang\", \"delay_ms\": 8000}],"
+    "\"/e/stop\": [{\"status\": 200, \"body\": \"stop\"}],"
+    "\"/e/abi\": [{\"status\": 200, \"body\": \"abi\", \"headers\": {\"ETag\": \"\\\"e1\\\"\"}}]"
     "}";
 
 static struct wp_test_server srv;
@@ -918,6 +929,275 @@ static void test_cancel(void **state)
         wp__http_response_release(&resps[i]);
 }
 
+/* ---- the streaming client ------------------------------------------------------------ */
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* What the callback saw, in the order it saw it. */
+struct each_log {
+    size_t order[64];
+    double at[64];
+    long status[64];
+    enum wp_status code[64];
+    char body[64][16];
+    size_t n;
+    size_t stop_after; /* return false after this many replies (0: never) */
+    unsigned hold_ms;  /* sleep this long in the first callback */
+    struct test_ctx *cancel_in_callback;
+};
+
+static bool record_reply(void *arg, size_t index, const struct wp_http_response *resp)
+{
+    struct each_log *log = arg;
+    if (log->n < 64) {
+        log->order[log->n] = index;
+        log->at[log->n] = mono_s();
+        log->status[log->n] = resp->status;
+        log->code[log->n] = resp->code;
+        snprintf(log->body[log->n], sizeof(log->body[0]), "%s", resp->body ? resp->body : "");
+    }
+    log->n++;
+    if (log->n == 1 && log->hold_ms) {
+        struct timespec ts = {log->hold_ms / 1000, (long)(log->hold_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (log->cancel_in_callback)
+        atomic_store(&log->cancel_in_callback->cancel, true);
+    return !(log->stop_after && log->n >= log->stop_after);
+}
+
+static size_t position_of(const struct each_log *log, size_t index)
+{
+    for (size_t i = 0; i < log->n && i < 64; i++) {
+        if (log->order[i] == index)
+            return i;
+    }
+    return (size_t)-1;
+}
+
+/* Each reply is handed over when it completes: a slow one does not hold back the rest. */
+static void test_each_completion_order(void **state)
+{
+    (void)state;
+    char slow[256], fast[256];
+    url_of("/e/slow", slow, sizeof(slow));
+    url_of("/e/fast", fast, sizeof(fast));
+    struct wp_http_request reqs[4] = {quick(slow), quick(fast), quick(fast), quick(fast)};
+    struct each_log log = {0};
+    struct test_ctx t;
+    test_ctx_init(&t);
+    assert_int_equal(
+        wp__http_perform_each(&t.ctx, reqs, sizeof(reqs[0]), 4, 4, 4, record_reply, &log), WP_OK);
+    assert_int_equal(log.n, 4);
+    /* the slow request is first in the array and handed over last */
+    assert_int_equal(position_of(&log, 0), 3);
+    for (size_t i = 1; i < 4; i++) {
+        size_t at = position_of(&log, i);
+        assert_true(at < 3);
+        assert_int_equal(log.status[at], 200);
+        assert_string_equal(log.body[at], "fast");
+    }
+    assert_string_equal(log.body[3], "slow");
+    /* and the fast replies did not wait for it: the server held it back 1.5 s */
+    assert_true(log.at[3] - log.at[0] >= 0.7);
+
+    /* an empty batch, and a NULL callback */
+    assert_int_equal(
+        wp__http_perform_each(NULL, reqs, sizeof(reqs[0]), 0, 0, 0, record_reply, &log), WP_OK);
+    assert_int_equal(wp__http_perform_each(NULL, reqs, sizeof(reqs[0]), 1, 0, 0, NULL, NULL),
+                     WP_E_INVALID);
+}
+
+/* Many more requests than the concurrency: each handed over once, with the limits kept. */
+static void test_each_long_batch(void **state)
+{
+    (void)state;
+    enum { N = 60 };
+    char fast[256], nf[256];
+    url_of("/e/fast", fast, sizeof(fast));
+    url_of("/m/nf", nf, sizeof(nf));
+    static struct wp_http_request reqs[N];
+    for (int i = 0; i < N; i++)
+        reqs[i] = quick(i % 10 == 3 ? nf : fast);
+    size_t before = wp_test_server_count(&srv, "/e/fast");
+    struct each_log log = {0};
+    assert_int_equal(
+        wp__http_perform_each(NULL, reqs, sizeof(reqs[0]), N, 3, 2, record_reply, &log), WP_OK);
+    assert_int_equal(log.n, N);
+    bool seen[N] = {false};
+    for (size_t i = 0; i < N; i++) {
+        assert_false(seen[log.order[i]]);
+        seen[log.order[i]] = true;
+        assert_int_equal(log.status[i], log.order[i] % 10 == 3 ? 404 : 200);
+    }
+    assert_int_equal(wp_test_server_count(&srv, "/e/fast") - before, N - 6);
+}
+
+/* Returning false stops the batch: what is in flight is cancelled, the rest never sent. */
+static void test_each_stop_from_callback(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    char stop[256], hang[256];
+    url_of("/e/stop", stop, sizeof(stop));
+    url_of("/e/hang", hang, sizeof(hang));
+    static struct wp_http_request reqs[N];
+    reqs[0] = quick(hang);
+    for (int i = 1; i < N; i++)
+        reqs[i] = quick(stop);
+    struct each_log log = {.stop_after = 1};
+    double t0 = mono_s();
+    assert_int_equal(
+        wp__http_perform_each(NULL, reqs, sizeof(reqs[0]), N, 2, 2, record_reply, &log),
+        WP_E_CANCELLED);
+    /* the hanging request was abandoned, not waited for (the server holds it 8 s) */
+    assert_true(mono_s() - t0 < 6.0);
+    assert_int_equal(log.n, 1);
+    assert_int_equal(log.order[0], 1);
+    /* with two in flight at once, no more than a few of the 39 were ever sent */
+    assert_true(wp_test_server_count(&srv, "/e/stop") <= 3);
+}
+
+/* cancelled() stops the batch too; a cancelled reply is never handed over. */
+static void test_each_cancelled(void **state)
+{
+    (void)state;
+    char hang[256], fast[256];
+    url_of("/e/hang", hang, sizeof(hang));
+    url_of("/e/fast", fast, sizeof(fast));
+    struct wp_http_request reqs[3] = {quick(hang), quick(fast), quick(hang)};
+    struct test_ctx t;
+    test_ctx_init(&t);
+
+    /* from another thread, while the hanging requests are in flight */
+    struct each_log log = {0};
+    pthread_t th;
+    pthread_create(&th, NULL, cancel_soon, &t);
+    double t0 = mono_s();
+    assert_int_equal(
+        wp__http_perform_each(&t.ctx, reqs, sizeof(reqs[0]), 3, 0, 0, record_reply, &log),
+        WP_E_CANCELLED);
+    pthread_join(th, NULL);
+    assert_true(mono_s() - t0 < 6.0);
+    assert_int_equal(log.n, 1);
+    assert_int_equal(log.order[0], 1);
+    assert_int_equal(log.code[0], WP_OK);
+
+    /* from the callback itself */
+    struct wp_http_request two[3] = {quick(fast), quick(hang), quick(fast)};
+    struct each_log log2 = {0};
+    atomic_store(&t.cancel, false);
+    log2.cancel_in_callback = &t;
+    assert_int_equal(
+        wp__http_perform_each(&t.ctx, two, sizeof(two[0]), 3, 1, 1, record_reply, &log2),
+        WP_E_CANCELLED);
+    assert_int_equal(log2.n, 1);
+    assert_int_equal(log2.order[0], 0);
+
+    /* already cancelled: nothing is sent, nothing handed over */
+    struct each_log log3 = {0};
+    size_t before = wp_test_server_count(&srv, "/e/fast");
+    assert_int_equal(
+        wp__http_perform_each(&t.ctx, two, sizeof(two[0]), 3, 0, 0, record_reply, &log3),
+        WP_E_CANCELLED);
+    assert_int_equal(log3.n, 0);
+    assert_int_equal(wp_test_server_count(&srv, "/e/fast"), before);
+}
+
+/*
+ * A callback that holds the loop longer than another request's timeout does not cost that
+ * request an attempt: its timeout is the caller's doing, so it is tried again.
+ */
+static void test_each_slow_callback_not_counted(void **state)
+{
+    (void)state;
+    char fast[256], late[256];
+    url_of("/e/fast", fast, sizeof(fast));
+    url_of("/e/late", late, sizeof(late));
+    struct wp_http_request reqs[2] = {quick(fast), quick(late)};
+    reqs[1].timeout_ms = 1000;
+    reqs[1].max_attempts = 1;
+    struct each_log log = {.hold_ms = 1500};
+    struct test_ctx t;
+    test_ctx_init(&t);
+    assert_int_equal(
+        wp__http_perform_each(&t.ctx, reqs, sizeof(reqs[0]), 2, 2, 2, record_reply, &log), WP_OK);
+    assert_non_null(strstr(t.logs, "attempt not counted"));
+    assert_int_equal(log.n, 2);
+    assert_int_equal(log.order[1], 1);
+    assert_int_equal(log.code[1], WP_OK);
+    assert_int_equal(log.status[1], 200);
+    assert_string_equal(log.body[1], "late");
+}
+
+/* Through the ABI wrapper: requests at the plugin's stride, replies at its size. */
+struct abi_check {
+    size_t size;
+    size_t calls;
+    bool tail_zero;
+    bool fields_ok;
+};
+
+static bool check_abi_reply(void *arg, size_t index, const struct wp_http_response *resp)
+{
+    (void)index;
+    struct abi_check *c = arg;
+    c->calls++;
+    const unsigned char *bytes = (const unsigned char *)resp;
+    c->fields_ok = resp->code == WP_OK && resp->status == 200 && resp->body &&
+                   strcmp(resp->body, "abi") == 0 && resp->etag &&
+                   strcmp(resp->etag, "\"e1\"") == 0;
+    c->tail_zero = true;
+    for (size_t i = sizeof(*resp); i < c->size; i++)
+        c->tail_zero = c->tail_zero && bytes[i] == 0;
+    return true;
+}
+
+static void test_each_abi(void **state)
+{
+    (void)state;
+    char url[256];
+    url_of("/e/abi", url, sizeof(url));
+    /* a plugin from the future: larger request and response structs */
+    struct future_req {
+        struct wp_http_request req;
+        char newer[40];
+    } reqs[2];
+    memset(reqs, 0x5a, sizeof(reqs));
+    reqs[0].req = quick(url);
+    reqs[1].req = quick(url);
+    struct abi_check c = {.size = sizeof(struct wp_http_response) + 48};
+    struct wp_http_abi abi = {.request_size = sizeof(reqs[0]),
+                              .response_size = sizeof(struct wp_http_response) + 48};
+    assert_int_equal(
+        wp__http_perform_each_abi(NULL, abi, &reqs[0].req, 2, 0, 0, check_abi_reply, &c), WP_OK);
+    assert_int_equal(c.calls, 2);
+    assert_true(c.fields_ok);
+    assert_true(c.tail_zero);
+
+    /* a 2.0 plugin: the smallest structs the loader accepts */
+    struct abi_check c20 = {.size = WP_HTTP_RESPONSE_MIN_SIZE};
+    struct wp_http_request one = quick(url);
+    abi = (struct wp_http_abi){.request_size = WP_HTTP_REQUEST_MIN_SIZE,
+                               .response_size = WP_HTTP_RESPONSE_MIN_SIZE};
+    assert_int_equal(wp__http_perform_each_abi(NULL, abi, &one, 1, 0, 0, check_abi_reply, &c20),
+                     WP_OK);
+    assert_int_equal(c20.calls, 1);
+    assert_true(c20.fields_ok);
+
+    /* sizes below 2.0, or no callback, are refused */
+    abi.response_size = WP_HTTP_RESPONSE_MIN_SIZE - 1;
+    assert_int_equal(wp__http_perform_each_abi(NULL, abi, &one, 1, 0, 0, check_abi_reply, &c20),
+                     WP_E_INVALID);
+    abi.response_size = WP_HTTP_RESPONSE_MIN_SIZE;
+    assert_int_equal(wp__http_perform_each_abi(NULL, abi, &one, 1, 0, 0, NULL, NULL), WP_E_INVALID);
+}
+
 struct thread_job {
     char url[256];
     int failures;
@@ -977,6 +1257,12 @@ int main(void)
         cmocka_unit_test(test_many_per_host_limit),
         cmocka_unit_test(test_keep_alive),
         cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_each_completion_order),
+        cmocka_unit_test(test_each_long_batch),
+        cmocka_unit_test(test_each_stop_from_callback),
+        cmocka_unit_test(test_each_cancelled),
+        cmocka_unit_test(test_each_slow_callback_not_counted),
+        cmocka_unit_test(test_each_abi),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -22,6 +22,9 @@
 
 #include "mock_host.h"
 
+/* Room for an item id: "sha256:" and 64 hex digits, with some to spare. */
+#define ID_MAX 96
+
 static inline const char *fixtures(void)
 {
     const char *dir = getenv("WP_TEST_FIXTURES");
@@ -97,6 +100,64 @@ static inline void assert_contains(const char *hay, const char *needle)
         fprintf(stderr, "expected to find\n  '%s'\nin\n  '%s'\n", needle, hay ? hay : "(null)");
         fail();
     }
+}
+
+/* The first emitted item whose source.url is @url, or NULL (items come in completion order). */
+static inline json_t *emitted_from(const struct wp_mock *m, const char *url)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach(m->emitted, i, item)
+    {
+        if (source_str(item, "url") && strcmp(source_str(item, "url"), url) == 0)
+            return item;
+    }
+    return NULL;
+}
+
+/* How many dead letters have a message containing @needle. */
+static inline size_t dead_with(const struct wp_mock *m, const char *needle)
+{
+    size_t i, n = 0;
+    json_t *d;
+    json_array_foreach(m->dead_letters, i, d)
+    {
+        const char *msg = json_string_value(json_object_get(d, "message"));
+        n += msg && strstr(msg, needle) ? 1 : 0;
+    }
+    return n;
+}
+
+/* How many dead letters have the status name @code. */
+static inline size_t dead_with_code(const struct wp_mock *m, const char *code)
+{
+    size_t i, n = 0;
+    json_t *d;
+    json_array_foreach(m->dead_letters, i, d)
+    {
+        const char *c = json_string_value(json_object_get(d, "code"));
+        n += c && strcmp(c, code) == 0 ? 1 : 0;
+    }
+    return n;
+}
+
+/* Acknowledge, as the host would once they are done, the items emitted from @from on. */
+static inline void ack_emitted(struct wp_mock *m, size_t from, enum wp_ack_outcome outcome)
+{
+    assert_non_null(m->ops->ack);
+    for (size_t i = from; i < json_array_size(m->emitted); i++) {
+        const char *id = item_str(json_array_get(m->emitted, i), "id");
+        m->ops->ack(m->instance, &m->ctx, id ? id : "", outcome);
+    }
+}
+
+/* The next run on the same state folder (see wp_mock_restart()). */
+static inline void restart(struct wp_mock *m)
+{
+    enum wp_status st = wp_mock_restart(m);
+    if (st != WP_OK)
+        fprintf(stderr, "restart failed: %s\n", m->fail_text);
+    assert_int_equal(st, WP_OK);
 }
 
 static inline void dump_json(const char *label, const json_t *v)

@@ -339,7 +339,9 @@ static void test_dedup_across_runs(void **state)
     struct wp_mock m;
     run_one(&m, "feeds/atom.xml");
     assert_int_equal(json_array_size(m.emitted), 2);
-    /* A second run with the same state store: nothing new. */
+    /* Delivered, then a second run with the same state store: nothing new. */
+    ack_emitted(&m, 0, WP_ACK_DELIVERED);
+    restart(&m);
     assert_int_equal(wp_mock_generate(&m), WP_OUTCOME_OK);
     assert_int_equal(json_array_size(m.emitted), 2);
     assert_int_equal(metric(&m, "duplicates"), 2);
@@ -348,6 +350,8 @@ static void test_dedup_across_runs(void **state)
     json_t *config = json_pack("{s:[s],s:b}", "paths", fixture("feeds/atom.xml"), "dedup", 0);
     fetch_create_with(&m, config);
     assert_int_equal(wp_mock_generate(&m), WP_OUTCOME_OK);
+    ack_emitted(&m, 0, WP_ACK_DELIVERED);
+    restart(&m);
     assert_int_equal(wp_mock_generate(&m), WP_OUTCOME_OK);
     assert_int_equal(json_array_size(m.emitted), 4);
     assert_string_equal(item_str(json_array_get(m.emitted, 0), "id"),
@@ -375,10 +379,13 @@ static void test_dedup_lets_new_versions_through(void **state)
     struct wp_mock m;
     fetch_create_with(&m, paths_config(path));
     assert_int_equal(wp_mock_generate(&m), WP_OUTCOME_OK);
+    ack_emitted(&m, 0, WP_ACK_DELIVERED);
+    restart(&m);
     assert_int_equal(wp_mock_generate(&m), WP_OUTCOME_OK);
     assert_int_equal(json_array_size(m.emitted), 1);
     assert_int_equal(metric(&m, "duplicates"), 1);
     write_text(path, "{\"uri\": \"urn:test:story\", \"version\": \"2\", \"headline\": \"v2\"}");
+    restart(&m);
     assert_int_equal(wp_mock_generate(&m), WP_OUTCOME_OK);
     assert_int_equal(json_array_size(m.emitted), 2);
     assert_int_equal(metric(&m, "updates"), 1);
@@ -386,6 +393,8 @@ static void test_dedup_lets_new_versions_through(void **state)
     assert_string_equal(item_str(second, "headline"), "v2");
     assert_string_equal(item_str(second, "id"), item_str(json_array_get(m.emitted, 0), "id"));
     assert_null(json_object_get(second, "x_fetch_revision"));
+    ack_emitted(&m, 1, WP_ACK_DELIVERED);
+    restart(&m);
     assert_int_equal(wp_mock_generate(&m), WP_OUTCOME_OK);
     assert_int_equal(json_array_size(m.emitted), 2);
     wp_mock_release(&m);
