@@ -72,52 +72,84 @@ void wp__decode_batch(struct wp_stage_rt *stage, struct wp_entry *batch, size_t 
     }
 }
 
-/* Builtin hop: print a batch of items as one run of JSON Lines. */
+/*
+ * A run of output lines being built, and the tracks of the items it holds: once written,
+ * they are all delivered. A run is cut at ENCODE_TEXT_MAX bytes, so a batch of large
+ * stories (pages of 200 KB) never sits in memory as one block per encoder.
+ */
+#define ENCODE_TEXT_MAX (256 * 1024)
+
+struct encoded {
+    char *text;
+    size_t cap, used, items;
+    uint64_t line;
+    struct wp_track *tracks[64]; /* a batch has at most 64 entries */
+    size_t n_tracks;
+};
+
+/* Hand the run built so far on as one text entry, and start a new one. */
+static void encoded_push(struct encoded *e, struct wp_entry_vec *results)
+{
+    struct wp_track *group = wp__track_group(e->tracks, e->n_tracks, 1);
+    if (e->items)
+        wp__entry_vec_push(results, (struct wp_entry){.text = e->text,
+                                                      .text_len = e->used,
+                                                      .text_items = e->items,
+                                                      .line = e->line,
+                                                      .track = group});
+    else
+        wp_free(e->text);
+    e->text = NULL;
+    e->cap = e->used = e->items = e->n_tracks = 0;
+}
+
+/* Append @item as one line; false when it cannot be encoded (out of memory). */
+static bool encoded_add(struct encoded *e, const json_t *item)
+{
+    const size_t flags = JSON_COMPACT | JSON_REAL_PRECISION(10);
+    size_t need = e->text ? json_dumpb(item, e->text + e->used, e->cap - e->used, flags)
+                          : json_dumpb(item, NULL, 0, flags);
+    if (need == 0)
+        return false;
+    if (!e->text || need + 1 > e->cap - e->used) {
+        size_t grown_cap = (e->used + need + 1) * 2;
+        char *grown = wp_realloc(e->text, grown_cap);
+        if (!grown)
+            return false;
+        e->text = grown;
+        e->cap = grown_cap;
+        need = json_dumpb(item, e->text + e->used, e->cap - e->used, flags);
+        if (need == 0 || need + 1 > e->cap - e->used)
+            return false;
+    }
+    e->used += need;
+    e->text[e->used++] = '\n';
+    e->items++;
+    return true;
+}
+
+/* Builtin hop: print a batch of items as runs of JSON Lines. */
 void wp__encode_batch(struct wp_stage_rt *stage, struct wp_entry *batch, size_t count,
                       struct wp_entry_vec *results)
 {
-    size_t cap = 2048 * count, used = 0, items = 0;
-    char *text = wp_malloc(cap);
-    /* The text entry stands for the items it holds: written, they are all delivered. */
-    struct wp_track *tracks[64];
-    size_t n_tracks = 0;
+    struct encoded e = {.cap = 2048 * count};
+    e.text = wp_malloc(e.cap);
+    if (!e.text)
+        e.cap = 0;
     for (size_t i = 0; i < count; i++) {
-        size_t need = text ? json_dumpb(batch[i].item, text + used, cap - used,
-                                        JSON_COMPACT | JSON_REAL_PRECISION(10))
-                           : 0;
-        if (text && need + 1 > cap - used) {
-            size_t grown_cap = (used + need + 1) * 2;
-            char *grown = wp_realloc(text, grown_cap);
-            if (grown) {
-                text = grown;
-                cap = grown_cap;
-                need = json_dumpb(batch[i].item, text + used, cap - used,
-                                  JSON_COMPACT | JSON_REAL_PRECISION(10));
-            }
-        }
-        if (!text || need == 0 || need + 1 > cap - used) {
+        if (e.items == 0)
+            e.line = batch[i].line;
+        if (!encoded_add(&e, batch[i].item)) {
             wp__dead_letter(stage->run, "output", NULL, batch[i].item, WP_E_NOMEM,
                             "cannot encode the item as JSON", 1, batch[i].line);
             wp__track_end(batch[i].track, WP_TRACK_DEAD_LETTERED);
-        } else {
-            used += need;
-            text[used++] = '\n';
-            items++;
-            if (batch[i].track && n_tracks < WP_ARRAY_SIZE(tracks))
-                tracks[n_tracks++] = batch[i].track;
-            else
-                wp__track_end(batch[i].track, WP_TRACK_UNFINISHED); /* more than a batch */
+        } else if (batch[i].track) {
+            e.tracks[e.n_tracks++] = batch[i].track;
         }
         batch[i].track = NULL;
         wp__entry_release(&batch[i]);
+        if (e.used >= ENCODE_TEXT_MAX)
+            encoded_push(&e, results);
     }
-    struct wp_track *group = wp__track_group(tracks, n_tracks, 1);
-    if (items)
-        wp__entry_vec_push(results, (struct wp_entry){.text = text,
-                                                      .text_len = used,
-                                                      .text_items = items,
-                                                      .line = batch[0].line,
-                                                      .track = group});
-    else
-        wp_free(text);
+    encoded_push(&e, results);
 }
