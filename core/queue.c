@@ -2,8 +2,10 @@
 
 #include "queue.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "track.h"
 
@@ -77,7 +79,12 @@ struct wp_queue *wp__queue_new(size_t capacity)
     }
     q->capacity = capacity;
     pthread_mutex_init(&q->lock, NULL);
-    pthread_cond_init(&q->not_empty, NULL);
+    /* Timed pops measure a monotonic interval: a clock change must not stretch it. */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->not_empty, &attr);
+    pthread_condattr_destroy(&attr);
     pthread_cond_init(&q->not_full, NULL);
     return q;
 }
@@ -129,11 +136,35 @@ bool wp__queue_push(struct wp_queue *q, struct wp_entry *entries, size_t count)
 
 size_t wp__queue_pop(struct wp_queue *q, struct wp_entry *entries, size_t max)
 {
+    return wp__queue_pop_wait(q, entries, max, -1, NULL);
+}
+
+size_t wp__queue_pop_wait(struct wp_queue *q, struct wp_entry *entries, size_t max, long timeout_ms,
+                          bool *timed_out)
+{
+    struct timespec deadline;
+    if (timeout_ms >= 0) {
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += timeout_ms / 1000;
+        deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+    }
+    if (timed_out)
+        *timed_out = false;
     pthread_mutex_lock(&q->lock);
     while (q->count == 0 && !q->closed && !q->aborted) {
         q->waiting_pop++;
-        pthread_cond_wait(&q->not_empty, &q->lock);
+        int rc = timeout_ms >= 0 ? pthread_cond_timedwait(&q->not_empty, &q->lock, &deadline)
+                                 : pthread_cond_wait(&q->not_empty, &q->lock);
         q->waiting_pop--;
+        if (rc == ETIMEDOUT && q->count == 0) {
+            if (timed_out)
+                *timed_out = true;
+            break;
+        }
     }
     size_t n = 0;
     if (!q->aborted) {

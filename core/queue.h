@@ -71,6 +71,13 @@ bool wp__queue_push(struct wp_queue *q, struct wp_entry *entries, size_t count);
  */
 size_t wp__queue_pop(struct wp_queue *q, struct wp_entry *entries, size_t max);
 
+/*
+ * wp__queue_pop_wait() - like wp__queue_pop(), but waits at most @timeout_ms (-1: for ever)
+ * for an entry; returns 0 with *@timed_out set (when not NULL) when none came in time.
+ */
+size_t wp__queue_pop_wait(struct wp_queue *q, struct wp_entry *entries, size_t max, long timeout_ms,
+                          bool *timed_out);
+
 /* wp__queue_close() - no more pushes: consumers drain what is left, then get 0. */
 void wp__queue_close(struct wp_queue *q);
 

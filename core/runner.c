@@ -319,6 +319,34 @@ static bool output_failed(struct wp_run *run, bool *output_ok)
     return false;
 }
 
+/*
+ * Written items wait here until the output has been flushed: delivered means handed to
+ * the kernel, not sitting in our stdio buffer. Flushing every batch would cost a write(2)
+ * per few items, so the output is flushed, and what was written acknowledged, at most
+ * every ACK_FLUSH_MS (or ACK_FLUSH_ITEMS items), and whenever the output goes idle.
+ */
+#define ACK_FLUSH_MS    20
+#define ACK_FLUSH_ITEMS 4096
+
+struct written {
+    struct wp_track_list tracks;
+    size_t items;
+    uint64_t since_ns; /* when the oldest was written */
+};
+
+/* Flush the output and end the tracks of what was written with the result. */
+static void written_settle(struct wp_run *run, struct written *w, bool *output_ok,
+                           bool *reader_gone)
+{
+    const struct wp_run_output *out = &run->options->output;
+    if (w->tracks.count == w->tracks.first)
+        return;
+    if (*output_ok && out->flush && out->flush(out->arg) != WP_OK)
+        *reader_gone = output_failed(run, output_ok);
+    wp__track_list_end(&w->tracks, SIZE_MAX, *output_ok ? WP_TRACK_DELIVERED : WP_TRACK_UNFINISHED);
+    w->items = 0;
+}
+
 static void *output_thread(void *arg)
 {
     struct wp_run *run = arg;
@@ -326,12 +354,21 @@ static void *output_thread(void *arg)
     bool sink = run->stage_count && (run->stages[run->stage_count - 1].ops->flags & WP_STAGE_SINK);
     struct wp_entry batch[BATCH_SINGLE_WORKER];
     bool output_ok = true;
-    size_t n;
     bool reader_gone = false;
-    struct wp_track *written[BATCH_SINGLE_WORKER];
-    while ((n = wp__queue_pop(run->output, batch, WP_ARRAY_SIZE(batch))) > 0) {
-        size_t n_written = 0;
+    struct written w = {0};
+    for (;;) {
+        bool waiting = w.tracks.count > w.tracks.first;
+        long wait_ms = -1;
+        if (waiting) {
+            uint64_t age_ms = (wp__now_ns() - w.since_ns) / 1000000;
+            wait_ms = age_ms >= ACK_FLUSH_MS ? 0 : (long)(ACK_FLUSH_MS - age_ms);
+        }
+        bool idle = false;
+        size_t n = wp__queue_pop_wait(run->output, batch, WP_ARRAY_SIZE(batch), wait_ms, &idle);
+        if (n == 0 && !idle)
+            break; /* closed and drained */
         for (size_t i = 0; i < n; i++) {
+            size_t items = batch[i].text ? batch[i].text_items : 1;
             if (!sink && output_ok) {
                 enum wp_status status =
                     batch[i].text ? out->write_text(out->arg, batch[i].text, batch[i].text_len)
@@ -340,20 +377,26 @@ static void *output_thread(void *arg)
                     reader_gone = output_failed(run, &output_ok);
             }
             /* Once output fails, what is left is counted as lost and never acknowledged. */
-            atomic_fetch_add(output_ok ? &run->n_written : &run->n_lost,
-                             batch[i].text ? batch[i].text_items : 1);
-            if (output_ok && batch[i].track) {
-                written[n_written++] = batch[i].track;
-                batch[i].track = NULL;
+            atomic_fetch_add(output_ok ? &run->n_written : &run->n_lost, items);
+            if (output_ok && batch[i].track && sink) {
+                wp__track_end(batch[i].track, WP_TRACK_DELIVERED); /* the sink has it */
+            } else if (output_ok && batch[i].track) {
+                if (w.tracks.count == w.tracks.first)
+                    w.since_ns = wp__now_ns();
+                wp__track_list_push(&w.tracks, batch[i].track);
+                w.items += items;
+            } else {
+                wp__track_end(batch[i].track, WP_TRACK_UNFINISHED);
             }
+            batch[i].track = NULL;
             wp__entry_release(&batch[i]);
         }
-        /* Delivered means handed to the kernel, not sitting in our stdio buffer. */
-        if (n_written && !sink && output_ok && out->flush && out->flush(out->arg) != WP_OK)
-            reader_gone = output_failed(run, &output_ok);
-        for (size_t i = 0; i < n_written; i++)
-            wp__track_end(written[i], output_ok ? WP_TRACK_DELIVERED : WP_TRACK_UNFINISHED);
+        if (idle || w.items >= ACK_FLUSH_ITEMS ||
+            (w.items && wp__now_ns() - w.since_ns >= ACK_FLUSH_MS * 1000000ULL))
+            written_settle(run, &w, &output_ok, &reader_gone);
     }
+    written_settle(run, &w, &output_ok, &reader_gone);
+    wp__track_list_release(&w.tracks);
     if (reader_gone)
         return NULL; /* nothing more can reach a closed pipe */
     if (out->finish && out->finish(out->arg) != WP_OK && output_ok) {

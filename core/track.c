@@ -204,12 +204,14 @@ static void track_finished(struct wp_track *track)
     pthread_mutex_lock(&acker->lock);
     bool take = worst != WP_TRACK_UNFINISHED && !acker->stopping;
     if (take) {
-        if (acker->tail)
+        /* The acker waits only on an empty queue: wake it only then. */
+        if (acker->tail) {
             acker->tail->next = track;
-        else
+        } else {
             acker->head = track;
+            pthread_cond_signal(&acker->wake);
+        }
         acker->tail = track;
-        pthread_cond_signal(&acker->wake);
     }
     pthread_mutex_unlock(&acker->lock);
     if (!take) {
