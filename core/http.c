@@ -1180,8 +1180,8 @@ static void each_done(struct each *e, struct each_slot *s, CURL *h)
     e->free = s;
 }
 
-/* Set up the next request in a free slot. Returns it, or NULL when it finished at once. */
-static struct each_slot *each_setup_next(struct each *e)
+/* Take a free slot for the next request, its request copied in at the caller's size. */
+static struct each_slot *each_take_slot(struct each *e)
 {
     struct each_slot *s = e->free;
     e->free = s->next;
@@ -1191,7 +1191,14 @@ static struct each_slot *each_setup_next(struct each *e)
            e->req_size < sizeof(s->req) ? e->req_size : sizeof(s->req));
     s->host = NULL;
     s->excused = 0;
-    s->next = NULL;
+    s->prev = s->next = NULL;
+    return s;
+}
+
+/* Set up the next request in a free slot. Returns it, or NULL when it finished at once. */
+static struct each_slot *each_setup_next(struct each *e)
+{
+    struct each_slot *s = each_take_slot(e);
     s->prev = e->tail;
     if (e->tail)
         e->tail->next = s;
@@ -1358,14 +1365,7 @@ static void each_cancel_rest(struct each *e)
             each_put_handle(e, h);
     }
     while (e->hand_cancelled && e->next < e->count) {
-        struct each_slot *s = e->free;
-        e->free = s->next;
-        s->index = e->next++;
-        memset(&s->req, 0, sizeof(s->req));
-        memcpy(&s->req, e->reqs + s->index * e->req_size,
-               e->req_size < sizeof(s->req) ? e->req_size : sizeof(s->req));
-        s->host = NULL;
-        s->prev = s->next = NULL;
+        struct each_slot *s = each_take_slot(e);
         e->head = e->tail = s;
         if (xfer_init(&s->x, e->ctx, &s->req, &s->resp) == WP_OK)
             xfer_cancel(&s->x);

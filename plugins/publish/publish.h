@@ -139,9 +139,14 @@ enum wp_status pub_config_path(struct publish *p, struct wp_ctx *ctx, const json
 /* Write all @len bytes to @fd. Returns 0 or an errno value. */
 int pub_write_all(int fd, const char *data, size_t len);
 /*
- * One compact JSON line per document to @fd, each in a single write() so concurrent
- * writers never interleave; @where names @fd in messages; @sync: fsync after each line.
+ * pub_write_doc() - @doc as one compact JSON line to @fd, in a single write() so
+ * concurrent writers never interleave; @where names @fd in messages; @sync: fsync after
+ * it. Adds the bytes written to *@bytes (when not NULL). A reader that closed @fd is
+ * FATAL with WP_E_CANCELLED: a quiet end of the run. The caller holds p->lock.
  */
+enum wp_outcome pub_write_doc(struct publish *p, struct wp_ctx *ctx, int fd, const json_t *doc,
+                              const char *where, bool sync, size_t *bytes);
+/* pub_write_lines() - every document of @docs with pub_write_doc(), under p->lock. */
 enum wp_outcome pub_write_lines(struct publish *p, struct wp_ctx *ctx, int fd, const json_t *docs,
                                 const char *where, bool sync);
 /* mkdir -p @path (mode 0755). Returns 0 or an errno value. */

@@ -145,28 +145,12 @@ static enum wp_outcome file_write(struct publish *p, struct wp_ctx *ctx, const j
                          p->path);
             continue;
         }
-        char *line = json_dumps(json_object_get(d, "doc"), JSON_COMPACT);
-        if (!line) {
-            wp_fail(ctx, WP_E_NOMEM, "cannot serialise the item");
-            outcome = WP_OUTCOME_REJECT;
+        size_t bytes = 0;
+        outcome = pub_write_doc(p, ctx, p->fd, json_object_get(d, "doc"), p->path,
+                                p->fsync == FSYNC_ALWAYS, &bytes);
+        if (outcome != WP_OUTCOME_OK)
             break;
-        }
-        size_t len = strlen(line);
-        line[len] = '\n'; /* replaces the NUL: the length is what counts from here */
-        int err = pub_write_all(p->fd, line, len + 1);
-        pub_json_free(line);
-        if (err) {
-            wp_fail(ctx, WP_E_IO, "cannot write to '%s': %s", p->path, strerror(err));
-            outcome = WP_OUTCOME_FATAL;
-            break;
-        }
-        size += (long long)len + 1;
-        p->dirty = true;
-        if (p->fsync == FSYNC_ALWAYS && fsync(p->fd) != 0) {
-            wp_fail(ctx, WP_E_IO, "cannot fsync '%s': %s", p->path, strerror(errno));
-            outcome = WP_OUTCOME_FATAL;
-            break;
-        }
+        size += (long long)bytes;
         char record[64];
         int n = snprintf(record, sizeof(record), "%llu %lld", p->file_gen, size);
         if (keyed && p->host->store_put(ctx, p->written_ns, key.data, key.len, record, (size_t)n,

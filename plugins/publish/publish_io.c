@@ -33,6 +33,38 @@ int pub_write_all(int fd, const char *data, size_t len)
     return 0;
 }
 
+/* pub_write_doc() - see publish.h. */
+enum wp_outcome pub_write_doc(struct publish *p, struct wp_ctx *ctx, int fd, const json_t *doc,
+                              const char *where, bool sync, size_t *bytes)
+{
+    char *line = json_dumps(doc, JSON_COMPACT);
+    if (!line) {
+        wp_fail(ctx, WP_E_NOMEM, "cannot serialise the item");
+        return WP_OUTCOME_REJECT;
+    }
+    size_t len = strlen(line);
+    line[len] = '\n'; /* replaces the NUL: the length is what counts from here */
+    int err = pub_write_all(fd, line, len + 1);
+    pub_json_free(line);
+    if (err == EPIPE) {
+        /* `wirepipe ... | head`: the reader is gone, the run ends quietly (status.h). */
+        wp_fail(ctx, WP_E_CANCELLED, "'%s' was closed by its reader", where);
+        return WP_OUTCOME_FATAL;
+    }
+    if (err) {
+        wp_fail(ctx, WP_E_IO, "cannot write to '%s': %s", where, strerror(err));
+        return WP_OUTCOME_FATAL;
+    }
+    p->dirty = true;
+    if (sync && fsync(fd) != 0) {
+        wp_fail(ctx, WP_E_IO, "cannot fsync '%s': %s", where, strerror(errno));
+        return WP_OUTCOME_FATAL;
+    }
+    if (bytes)
+        *bytes += len + 1;
+    return WP_OUTCOME_OK;
+}
+
 /* pub_write_lines() - see publish.h. */
 enum wp_outcome pub_write_lines(struct publish *p, struct wp_ctx *ctx, int fd, const json_t *docs,
                                 const char *where, bool sync)
@@ -43,33 +75,9 @@ enum wp_outcome pub_write_lines(struct publish *p, struct wp_ctx *ctx, int fd, c
     pthread_mutex_lock(&p->lock);
     json_array_foreach(docs, i, d)
     {
-        char *line = json_dumps(json_object_get(d, "doc"), JSON_COMPACT);
-        if (!line) {
-            wp_fail(ctx, WP_E_NOMEM, "cannot serialise the item");
-            outcome = WP_OUTCOME_REJECT;
+        outcome = pub_write_doc(p, ctx, fd, json_object_get(d, "doc"), where, sync, NULL);
+        if (outcome != WP_OUTCOME_OK)
             break;
-        }
-        size_t len = strlen(line);
-        line[len] = '\n'; /* replaces the NUL: the length is what counts from here */
-        int err = pub_write_all(fd, line, len + 1);
-        pub_json_free(line);
-        if (err == EPIPE) {
-            /* `wirepipe ... | head`: the reader is gone, the run ends quietly (status.h). */
-            wp_fail(ctx, WP_E_CANCELLED, "'%s' was closed by its reader", where);
-            outcome = WP_OUTCOME_FATAL;
-            break;
-        }
-        if (err) {
-            wp_fail(ctx, WP_E_IO, "cannot write to '%s': %s", where, strerror(err));
-            outcome = WP_OUTCOME_FATAL;
-            break;
-        }
-        p->dirty = true;
-        if (sync && fsync(fd) != 0) {
-            wp_fail(ctx, WP_E_IO, "cannot fsync '%s': %s", where, strerror(errno));
-            outcome = WP_OUTCOME_FATAL;
-            break;
-        }
     }
     pthread_mutex_unlock(&p->lock);
     return outcome;
