@@ -301,6 +301,18 @@ static enum wp_status host_http_perform_each(struct wp_ctx *ctx, const struct wp
                                      on_reply, arg);
 }
 
+static void host_poll_every(struct wp_ctx *ctx, unsigned long long interval_ms)
+{
+    struct wp_run_ctx *c = impl(ctx);
+    if (c->phase != WP_PHASE_CREATE || !c->stage->ops->generate) {
+        wp__log(WP_LOG_ERROR, c->source,
+                "plugin '%s' called poll_every() outside create() of a source; ignored",
+                c->stage->plugin ? c->stage->plugin->name : "?");
+        return;
+    }
+    c->stage->poll_interval_ms = interval_ms;
+}
+
 const struct wp_host_api wp__host_api = {
     .abi_major = WP_ABI_MAJOR,
     .abi_minor = WP_ABI_MINOR,
@@ -334,4 +346,5 @@ const struct wp_host_api wp__host_api = {
     .sha256_hex = wp__sha256_hex,
     .discard_held = host_discard_held,
     .http_perform_each = host_http_perform_each,
+    .poll_every = host_poll_every,
 };

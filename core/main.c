@@ -47,6 +47,7 @@ static const char help_text[] =
     "  -q, --quiet             only warnings and errors; no summary\n"
     "  --log-format text|json  how log lines on stderr look (default text)\n"
     "  --no-progress           no progress line, even on a terminal\n"
+    "  --once                  a polling source (fetch with \"every\") polls once, then exits\n"
     "  --version               print the version and the plugin ABI\n"
     "  --help                  this text\n"
     "\n"
@@ -166,6 +167,7 @@ enum long_only_option {
     OPT_DESCRIBE,
     OPT_LOG_FORMAT,
     OPT_NO_PROGRESS,
+    OPT_ONCE,
     OPT_VERSION,
     OPT_HELP,
 };
@@ -181,13 +183,14 @@ static const struct option long_options[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"once", no_argument, NULL, OPT_ONCE},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
 
 struct cli_args {
-    bool check, list, no_progress;
+    bool check, list, no_progress, once;
     bool replay;             /* `wirepipe replay`: two files, no --check/--input/... */
     const char *dead_letter; /* replay: the dead-letter file */
     const char *describe;
@@ -247,6 +250,9 @@ static int parse_args(int argc, char **argv, struct cli_args *a)
                 break;
             case OPT_NO_PROGRESS:
                 a->no_progress = true;
+                break;
+            case OPT_ONCE:
+                a->once = true;
                 break;
             case OPT_VERSION:
                 printf("wirepipe %s (plugin ABI %d.%d)\n", WP_VERSION_STRING, WP_ABI_MAJOR,
@@ -348,6 +354,7 @@ static int run_main(struct cli_args *a, struct wp_loader *loader)
         .summary = a->verbosity >= 0,
         .show_metrics = a->verbosity >= 1,
         .handle_signals = true,
+        .once = a->once,
     };
     int status = wp__run_pipeline(def, loader, &options);
     wp__jsonl_reader_release(&reader);

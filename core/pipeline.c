@@ -486,6 +486,56 @@ static bool take_int(struct loader *L, json_t *obj, const char *key, struct jpat
 }
 
 static void check_keys(struct loader *L, json_t *obj, struct jpath *p, const char *const *allowed,
+                       size_t count, const char *owner);
+
+static const char *const metrics_keys[] = {"listen", "unhealthy_after_s"};
+
+/*
+ * "metrics": {"listen": "[ADDRESS:]PORT", "unhealthy_after_s": N}. A bare port listens on
+ * the loopback only: exposing counters to the network is a choice the file must spell out.
+ */
+static void load_metrics(struct loader *L, json_t *m, struct jpath *p, struct wp_pipeline_def *def)
+{
+    if (!m)
+        return;
+    size_t saved = jpath_key(p, "metrics");
+    if (!json_is_object(m)) {
+        report(L, p, "expected object, got %s", type_name(m));
+        jpath_restore(p, saved);
+        return;
+    }
+    check_keys(L, m, p, metrics_keys, WP_ARRAY_SIZE(metrics_keys), "metrics");
+    const char *listen = NULL;
+    if (take_string(L, m, "listen", p, true, &listen) && !listen) {
+        size_t at = jpath_key(p, "listen");
+        report(L, p, "missing required key (\"[ADDRESS:]PORT\", e.g. \"127.0.0.1:9464\")");
+        jpath_restore(p, at);
+    }
+    if (listen) {
+        const char *colon = strrchr(listen, ':');
+        const char *port = colon ? colon + 1 : listen;
+        char *end = NULL;
+        long n = strtol(port, &end, 10);
+        if (!*port || *end || n < 1 || n > 65535 || (colon && colon == listen)) {
+            size_t at = jpath_key(p, "listen");
+            report(L, p, "expected \"[ADDRESS:]PORT\" with a port 1..65535, got \"%s\"", listen);
+            jpath_restore(p, at);
+        } else {
+            size_t len = strlen(listen) + sizeof("127.0.0.1:");
+            def->metrics_listen = wp_malloc(len);
+            if (!def->metrics_listen)
+                report_nomem(L);
+            else
+                snprintf(def->metrics_listen, len, "%s%s", colon ? "" : "127.0.0.1:", listen);
+        }
+    }
+    json_int_t after = 0;
+    take_int(L, m, "unhealthy_after_s", p, 0, 7 * 24 * 3600, &after);
+    def->unhealthy_after_s = (unsigned)after;
+    jpath_restore(p, saved);
+}
+
+static void check_keys(struct loader *L, json_t *obj, struct jpath *p, const char *const *allowed,
                        size_t count, const char *owner)
 {
     const char *key;
@@ -529,7 +579,8 @@ static bool is_plugin_path(const char *s)
 }
 
 static const char *const top_keys[] = {"name",       "description",    "state_dir", "dead_letter",
-                                       "queue_size", "grace_period_s", "stages"};
+                                       "queue_size", "grace_period_s", "metrics",   "stages"};
+
 static const char *const stage_keys[] = {"plugin",   "id",      "stage",       "config",
                                          "on_error", "workers", "max_attempts"};
 static const char *const on_error_names[] = {"dead-letter", "skip", "fail"};
@@ -666,6 +717,7 @@ void wp__pipeline_def_free(struct wp_pipeline_def *def)
     wp_free(def->description);
     wp_free(def->state_dir);
     wp_free(def->dead_letter);
+    wp_free(def->metrics_listen);
     wp_free(def);
 }
 
@@ -872,6 +924,7 @@ enum wp_status wp__pipeline_def_load(const char *path, const struct wp_config_ov
     json_int_t grace = GRACE_PERIOD_DEF_S;
     take_int(&L, root, "grace_period_s", &p, 0, GRACE_PERIOD_MAX_S, &grace);
     def->grace_period_s = (unsigned)grace;
+    load_metrics(&L, json_object_get(root, "metrics"), &p, def);
     def->name = name ? wp_strdup(name) : default_name(path);
     def->description = description ? wp_strdup(description) : NULL;
     def->state_dir = state_dir ? path_join(def->dir, state_dir) : path_join(def->dir, ".wirepipe");

@@ -44,6 +44,10 @@ struct wp_pipeline_def {
     size_t queue_size; /* items per queue between stages, default 256 */
     /* After SIGTERM/SIGINT, how long items in flight may take to finish, default 30 s. */
     unsigned grace_period_s;
+    /* "metrics": where /metrics and /health listen ("ADDRESS:PORT"), or NULL for none; a
+     * source failing for longer than @unhealthy_after_s makes /health 503 (0: never). */
+    char *metrics_listen;
+    unsigned unhealthy_after_s;
     struct wp_stage_def *stages;
     size_t stage_count;
 };

@@ -80,6 +80,8 @@ struct wp_run_options {
     size_t start_stage;
     /* When set: dead letters go to this file instead of the pipeline's "dead_letter". */
     const char *dead_letter_path;
+    /* `--once`: a polling source (poll_every) runs one poll, then the run ends. */
+    bool once;
 };
 
 /*

@@ -68,6 +68,13 @@ struct wp_stage_rt {
     /* Items given up unfinished: cancelled after the grace period, or after a fatal error. */
     atomic_ullong n_cancelled;
 
+    /* A polling source (poll_every): its interval, 0 when it runs once. */
+    unsigned long long poll_interval_ms;
+    atomic_ullong n_polls, n_polls_failed;
+    /* wp__now_ns() when its polls started failing (generate() answered RETRY), 0 while
+     * they succeed: /health reports a source failing for too long. */
+    atomic_ullong failing_since_ns;
+
     /* The tracks of what an emit-only stage holds, oldest first (discard_held ends them). */
     pthread_mutex_t held_lock;
     struct wp_track_list held;

@@ -31,6 +31,7 @@
  *  2.1 (2026-12-04) acknowledged delivery: the stage op ack() and enum wp_ack_outcome;
  *                   host entry http_perform_each (replies handed over as they arrive);
  *                   FATAL with WP_E_CANCELLED ends the run quietly (see status.h).
+ *  2.2 (2026-12-04) service mode: host entry poll_every (a source asks to be polled).
  *
  * Ownership words follow jansson: "borrowed" (valid for the call, caller keeps it),
  * "steals" (the callee owns it afterwards, even when the call fails), "new" (the caller
@@ -380,6 +381,7 @@ struct wp_http_response {
  *   http_perform_each                                        as http_*; its callback may
  *                                                            emit (it runs on the caller's
  *                                                            thread)
+ *   poll_every                                               create (a source)
  * ack() may use what flush() may, except emit, retry_in, attempt and discard_held.
  *
  * Misuse never crashes the host: emit() inside create() or from another thread returns
@@ -536,6 +538,18 @@ struct wp_host_api {
                                         bool (*on_reply)(void *arg, size_t index,
                                                          const struct wp_http_response *resp),
                                         void *arg);
+
+    /* -- 2.2 -- */
+
+    /*
+     * poll_every() - for a source, in create(): call generate() again @interval_ms after
+     * each return (with up to 10% jitter, never two at once), until the run is stopped,
+     * instead of ending the run when generate() returns. With `wirepipe --once` the host
+     * ignores it and calls generate() once. Return WP_OUTCOME_RETRY from a generate() that
+     * failed as a whole (no source answered): the host logs it, counts the time the source
+     * has been failing for /health, and polls again at the next interval.
+     */
+    void (*poll_every)(struct wp_ctx *ctx, unsigned long long interval_ms);
 
     /* New members go here, at the end, each with the ABI minor that added it. */
 };

@@ -4,7 +4,7 @@
 
 run version "$WIREPIPE" --version
 expect_rc 0 "--version" version
-expect_in "$T/version.out" "plugin ABI 2.1" "--version names the ABI"
+expect_in "$T/version.out" "plugin ABI 2.2" "--version names the ABI"
 run help "$WIREPIPE" --help
 expect_rc 0 "--help" help
 expect_in "$T/help.out" "Exit status: 0 all items done" "--help documents exit codes"

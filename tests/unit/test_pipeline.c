@@ -303,7 +303,7 @@ static void test_unknown_top_key_list(void **state)
     load_bad(f, "{\"zzzzzz\": 1, \"stages\": [{\"plugin\": \"a\"}]}");
     pt_expect(f,
               "%s: unknown key 'zzzzzz' (allowed: 'name', 'description', 'state_dir', "
-              "'dead_letter', 'queue_size', 'grace_period_s', 'stages')",
+              "'dead_letter', 'queue_size', 'grace_period_s', 'metrics', 'stages')",
               f->path);
 }
 
