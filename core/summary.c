@@ -60,6 +60,12 @@ void wp__summary_print(struct wp_run *run, double seconds)
             dead && dead_path ? dead_path : "", dead && dead_path ? "'" : "", seconds);
 }
 
+void wp__summary_poll(struct wp_run *run, unsigned long long poll, double seconds)
+{
+    wp__log(WP_LOG_INFO, run->def->name, "poll %llu done in %.2fs: %llu items in, %llu out so far",
+            poll, seconds, atomic_load(&run->stages[0].n_out), atomic_load(&run->n_written));
+}
+
 void *wp__progress_thread(void *arg)
 {
     struct progress_state *ps = arg;

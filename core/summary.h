@@ -21,6 +21,12 @@ struct progress_state {
 
 void wp__summary_print(struct wp_run *run, double seconds);
 
+/*
+ * wp__summary_poll() - after poll @poll of a polling source: one line (one JSON object
+ * with --log-format json) with what the poll brought, and the counters so far.
+ */
+void wp__summary_poll(struct wp_run *run, unsigned long long poll, double seconds);
+
 /* Thread body: a progress line every half second until @arg's done is set. */
 void *wp__progress_thread(void *arg);
 
