@@ -18,6 +18,7 @@
 #include "pipeline.h"
 #include "plugin_loader.h"
 #include "runner.h"
+#include "service.h"
 
 #define MAX_OVERRIDES    128
 #define MAX_PLUGIN_PATHS 16
@@ -356,7 +357,13 @@ static int run_main(struct cli_args *a, struct wp_loader *loader)
         .handle_signals = true,
         .once = a->once,
     };
-    int status = wp__run_pipeline(def, loader, &options);
+    struct wp_service_args service = {.path = a->pipeline,
+                                      .overrides = a->overrides,
+                                      .override_count = a->override_count,
+                                      .def = def,
+                                      .loader = loader,
+                                      .options = &options};
+    int status = wp__service_run(&service);
     wp__jsonl_reader_release(&reader);
     if (in != stdin)
         fclose(in);

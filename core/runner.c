@@ -32,8 +32,8 @@
 /* Preparation                                                                           */
 /* ------------------------------------------------------------------------------------ */
 
-struct wp_run *wp__run_prepare(struct wp_pipeline_def *def, struct wp_loader *loader,
-                               struct wp_diags *diags)
+/* An empty run of @def: its locks and its stage slots, nothing bound yet. */
+static struct wp_run *run_new(struct wp_pipeline_def *def, struct wp_loader *loader)
 {
     struct wp_run *run = wp_calloc(1, sizeof(*run));
     if (!run)
@@ -49,6 +49,15 @@ struct wp_run *wp__run_prepare(struct wp_pipeline_def *def, struct wp_loader *lo
         return NULL;
     }
     run->stage_count = def->stage_count;
+    return run;
+}
+
+struct wp_run *wp__run_prepare(struct wp_pipeline_def *def, struct wp_loader *loader,
+                               struct wp_diags *diags)
+{
+    struct wp_run *run = run_new(def, loader);
+    if (!run)
+        return NULL;
 
     /*
      * A state folder that exists is locked before any stage is created, so a second run
@@ -77,6 +86,20 @@ struct wp_run *wp__run_prepare(struct wp_pipeline_def *def, struct wp_loader *lo
         return NULL;
     }
     return run;
+}
+
+bool wp__run_validate(struct wp_pipeline_def *def, struct wp_loader *loader, struct wp_diags *diags)
+{
+    struct wp_run *run = run_new(def, loader);
+    if (!run) {
+        wp__diags_add(diags, "%s: out of memory", def->path);
+        return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < def->stage_count; i++)
+        ok = wp__stage_bind(run, i, diags) && ok;
+    wp__run_free(run);
+    return ok;
 }
 
 void wp__run_free(struct wp_run *run)
@@ -442,6 +465,26 @@ static void grace_over(struct wp_run *run)
             run->def->grace_period_s);
 }
 
+/*
+ * SIGHUP: ask the owner whether the pipeline file changed into something valid; if so,
+ * this run drains as after SIGTERM and the owner starts the new one.
+ */
+static bool reload_accepted(struct wp_run *run)
+{
+    const struct wp_run_options *opt = run->options;
+    if (!opt->on_reload) {
+        wp__log(WP_LOG_WARN, run->def->name, "SIGHUP ignored: this run has no file to reload");
+        return false;
+    }
+    if (!opt->on_reload(opt->reload_arg))
+        return false; /* the reason is logged; the run goes on as it is */
+    wp__log(WP_LOG_WARN, run->def->name,
+            "reloading: finishing items in flight (up to %u s), then starting the new pipeline",
+            run->def->grace_period_s);
+    atomic_store(&run->reloading, true);
+    return true;
+}
+
 static void *signal_thread(void *arg)
 {
     struct signal_state *ss = arg;
@@ -463,6 +506,21 @@ static void *signal_thread(void *arg)
         }
         if (sig == SIGUSR2)
             return NULL; /* the run is over */
+        if (sig == SIGHUP) {
+            if (!received && reload_accepted(run)) {
+                received = 1;
+                grace_end = wp__now_ns() + (uint64_t)run->def->grace_period_s * 1000000000ULL;
+                wp__run_stop(run);
+                wake_input(run);
+            }
+            continue;
+        }
+        if (received == 1 && atomic_exchange(&run->reloading, false)) {
+            /* A stop during a reload's drain: finish the drain, then exit, no reload. */
+            wp__log(WP_LOG_WARN, run->def->name, "%s during the reload: stopping instead",
+                    sig == SIGINT ? "interrupted" : "terminated");
+            continue;
+        }
         received++;
         if (received == 1) {
             wp__log(WP_LOG_WARN, run->def->name,
@@ -574,6 +632,7 @@ int wp__run_execute(struct wp_run *run, const struct wp_run_options *options)
         sigemptyset(&ss.set);
         sigaddset(&ss.set, SIGINT);
         sigaddset(&ss.set, SIGTERM);
+        sigaddset(&ss.set, SIGHUP);
         sigaddset(&ss.set, SIGUSR2);
         pthread_sigmask(SIG_BLOCK, &ss.set, &old_mask);
     }

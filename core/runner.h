@@ -82,6 +82,12 @@ struct wp_run_options {
     const char *dead_letter_path;
     /* `--once`: a polling source (poll_every) runs one poll, then the run ends. */
     bool once;
+    /*
+     * SIGHUP: called on the signal thread; true when a valid new pipeline is ready, so
+     * this run drains and returns for the owner to start it. NULL: SIGHUP is ignored.
+     */
+    bool (*on_reload)(void *arg);
+    void *reload_arg;
 };
 
 /*
@@ -106,6 +112,7 @@ struct wp_run {
     atomic_bool failed;      /* exit 1 */
     atomic_bool state_busy;  /* another process holds the state folder: exit 75 */
     atomic_bool reader_gone; /* stdout was closed by its reader (| head): a quiet end */
+    atomic_bool reloading;   /* SIGHUP accepted: the owner starts the new pipeline after */
     /* Tells a generating first stage with an ack() op which of its items are done. */
     struct wp_acker *acker;
     atomic_ullong n_read, n_written, n_dead;
@@ -136,6 +143,14 @@ struct wp_run {
  */
 struct wp_run *wp__run_prepare(struct wp_pipeline_def *def, struct wp_loader *loader,
                                struct wp_diags *diags);
+
+/*
+ * wp__run_validate() - what wp__run_prepare() checks (plugins found, stage configs valid),
+ * without creating stages or touching the state folder, for a reload while the old run
+ * still holds it. Returns true, or false with every problem in @diags.
+ */
+bool wp__run_validate(struct wp_pipeline_def *def, struct wp_loader *loader,
+                      struct wp_diags *diags);
 
 /*
  * wp__run_execute() - run to the end of input.
