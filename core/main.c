@@ -39,7 +39,9 @@ static const char help_text[] =
     "                          config and create the stages, then exit\n"
     "  --input FILE|-          read JSON Lines items from FILE (- for stdin) instead of the\n"
     "                          first stage's own input\n"
-    "  --set STAGE.KEY=VALUE   override one config key of a stage (repeatable); VALUE is JSON,\n"
+    "  --set [STAGE.]KEY=VALUE override a config key of a stage, or a top-level key of the\n"
+    "                          pipeline (state_dir=..., metrics.listen=...); repeatable; VALUE is "
+    "JSON,\n"
     "                          or a plain string when it does not parse as JSON\n"
     "  --plugin-path DIRS      search these folders (colon-separated) for plugins first\n"
     "  --list-plugins          list the plugins found on the search path\n"
@@ -221,7 +223,7 @@ static int parse_args(int argc, char **argv, struct cli_args *a)
                 if (a->override_count == MAX_OVERRIDES)
                     return usage_error("too many --set options (at most %d)", MAX_OVERRIDES);
                 if (!wp__config_override_parse(optarg, &a->overrides[a->override_count++]))
-                    return usage_error("--set wants STAGE.KEY=VALUE, got '%s'", optarg);
+                    return usage_error("--set wants [STAGE.]KEY=VALUE, got '%s'", optarg);
                 break;
             case OPT_PLUGIN_PATH:
                 if (a->plugin_path_count == MAX_PLUGIN_PATHS)

@@ -785,11 +785,68 @@ static void check_duplicate_ids(struct loader *L, struct wp_pipeline_def *def, c
     json_decref(seen);
 }
 
+/* The value of an override as JSON: parsed when it is JSON, else the text as a string. */
+static json_t *override_value(const char *text)
+{
+    json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+    return v ? v : json_string(text);
+}
+
+static bool override_is_top_level(const struct wp_config_override *ov)
+{
+    return !ov->stage_id || strcmp(ov->stage_id, "metrics") == 0;
+}
+
+/*
+ * --set KEY=VALUE and --set metrics.KEY=VALUE: into the file's top-level object before it
+ * is checked, so the value is checked like one written in the file ("did you mean" for a
+ * misspelt key, relative paths against the pipeline's folder). One file serves several
+ * desks this way.
+ */
+static void apply_top_overrides(struct loader *L, json_t *root, const struct wp_config_override *ov,
+                                size_t count)
+{
+    struct quoted q;
+    for (size_t k = 0; k < count; k++) {
+        if (!override_is_top_level(&ov[k]))
+            continue;
+        const char *text = ov[k].value ? ov[k].value : "";
+        if (!wp__utf8_valid(text, strlen(text))) {
+            report(L, NULL, "--set '%s': value is not valid UTF-8", quote(&q, ov[k].key));
+            continue;
+        }
+        if (strcmp(ov[k].key, "stages") == 0) {
+            report(L, NULL, "--set cannot replace 'stages'; use STAGE.KEY=VALUE");
+            continue;
+        }
+        json_t *target = root;
+        if (ov[k].stage_id) {
+            target = json_object_get(root, "metrics");
+            if (!json_is_object(target)) {
+                target = json_object();
+                if (!target || json_object_set_new(root, "metrics", target) != 0) {
+                    report_nomem(L);
+                    continue;
+                }
+            }
+        }
+        json_t *v = override_value(text);
+        struct jpath p = {.len = 0};
+        p.buf[0] = '\0';
+        if (!v || json_object_set_new(target, ov[k].key, v) != 0)
+            report_nomem(L);
+        else if (!check_depth(L, v, ov[k].stage_id ? 3 : 2, &p))
+            json_object_del(target, ov[k].key);
+    }
+}
+
 static void apply_overrides(struct loader *L, struct wp_pipeline_def *def,
                             const struct wp_config_override *ov, size_t count)
 {
     struct quoted q1, q2;
     for (size_t k = 0; k < count; k++) {
+        if (override_is_top_level(&ov[k]))
+            continue; /* applied to the file's object already */
         const char *sid = ov[k].stage_id ? ov[k].stage_id : "";
         const char *key = ov[k].key ? ov[k].key : "";
         struct wp_stage_def *sd = NULL;
@@ -853,7 +910,14 @@ bool wp__config_override_parse(char *arg, struct wp_config_override *out)
     for (char *c = arg; c < eq; c++)
         if (*c == '.')
             dot = c;
-    if (!dot || dot == arg || dot + 1 == eq)
+    if (!dot) {
+        if (eq == arg)
+            return false;
+        *eq = '\0';
+        *out = (struct wp_config_override){.key = arg, .value = eq + 1};
+        return true;
+    }
+    if (dot == arg || dot + 1 == eq)
         return false;
     *dot = '\0';
     *eq = '\0';
@@ -911,6 +975,7 @@ enum wp_status wp__pipeline_def_load(const char *path, const struct wp_config_ov
     L.dir = def->dir;
 
     subst_tree(&L, root, &p);
+    apply_top_overrides(&L, root, overrides, override_count);
     check_keys(&L, root, &p, top_keys, WP_ARRAY_SIZE(top_keys), "the pipeline");
 
     const char *name = NULL, *description = NULL, *state_dir = NULL, *dead_letter = NULL;

@@ -54,19 +54,22 @@ struct wp_pipeline_def {
 
 /* One --set STAGE.KEY=VALUE from the command line. */
 struct wp_config_override {
-    const char *stage_id;
-    const char *key;   /* a top-level key of that stage's config */
-    const char *value; /* JSON text; taken as a plain string when it is not valid JSON */
+    const char *stage_id; /* NULL for a top-level key of the pipeline */
+    const char *key;      /* a top-level key of that stage's config, or of the pipeline */
+    const char *value;    /* JSON text; taken as a plain string when it is not valid JSON */
 };
 
 /*
- * wp__config_override_parse() - split @arg, "STAGE.KEY=VALUE" as given to --set, into
- * @out, writing NULs into @arg (argv strings are writable), so @out borrows from @arg.
- *
+ * wp__config_override_parse() - split @arg as given to --set into @out, writing NULs into
+ * @arg (argv strings are writable), so @out borrows from @arg:
+ *   "STAGE.KEY=VALUE"  a key of a stage's config;
+ *   "KEY=VALUE"        a top-level key of the pipeline (state_dir, dead_letter, ...);
+ *   "metrics.KEY=..."  a key of the top-level "metrics" object (stage_id "metrics": a
+ *                      stage of that id cannot be reached by --set).
  * The value starts after the first '='. A stage id may contain '.' but a config key does
  * not, so the id ends at the last '.' before that '='.
- * Returns: true, or false (with @arg unchanged) when there is no '=', no '.' before it,
- *          or the stage id or key is empty.
+ * Returns: true, or false (with @arg unchanged) when there is no '=', or the stage id or
+ *          key is empty.
  */
 bool wp__config_override_parse(char *arg, struct wp_config_override *out);
 

@@ -14,7 +14,7 @@ run badopt "$WIREPIPE" --frobnicate x.json
 expect_rc 2 "unknown option is a usage error" badopt
 run badset "$WIREPIPE" --set nonsense x.json
 expect_rc 2 "malformed --set is a usage error" badset
-expect_in "$T/badset.err" "--set wants STAGE.KEY=VALUE, got 'nonsense'" "--set message"
+expect_in "$T/badset.err" "--set wants [STAGE.]KEY=VALUE, got 'nonsense'" "--set message"
 run missing "$WIREPIPE" "$T/does-not-exist.json"
 expect_rc 78 "missing pipeline file" missing
 expect_in "$T/missing.err" "does-not-exist.json" "missing file is named"
@@ -70,4 +70,18 @@ expect_rc 78 "config errors" cfg
 expect_in "$T/cfg.err" "stages[0].config: unknown key 'nubmer'; did you mean 'number'?" \
     "unknown key named by path, with a did-you-mean"
 expect_in "$T/cfg.err" "stages[0].config.field" "type error named by path"
+# --set reaches top-level keys too: one file, several desks.
+pipeline "$T/desk.json" '{"name": "desk", "stages": [
+  {"plugin": "testkit", "stage": "source", "id": "src", "config": {"count": 3, "state": true}}]}'
+run desk "$WIREPIPE" -q "$T/desk.json" --set state_dir="$T/desk-a" --set dead_letter="$T/desk-a/dl.jsonl"
+expect_rc 0 "--set state_dir=..." desk
+[ -f "$T/desk-a/state.db" ] && ok "the state store is in the folder given" || fail "no $T/desk-a/state.db"
+run desk2 "$WIREPIPE" --check "$T/desk.json" --set queue_size=0
+expect_rc 78 "--set queue_size=0 is checked like the file" desk2
+expect_in "$T/desk2.err" "queue_size: expected integer 1..65536, got 0" "with the file's message"
+run desk3 "$WIREPIPE" --check "$T/desk.json" --set state_dri=x
+expect_in "$T/desk3.err" "did you mean 'state_dir'" "a misspelt top-level key gets a suggestion"
+run desk4 "$WIREPIPE" --check "$T/desk.json" --set metrics.listen=127.0.0.1:99999
+expect_in "$T/desk4.err" "metrics.listen: expected \"[ADDRESS:]PORT\" with a port 1..65535" "--set metrics.listen is checked"
+
 finish

@@ -565,7 +565,13 @@ static void test_override_parse(void **state)
     assert_string_equal(ov.stage_id, "tr.es-1");
     assert_string_equal(ov.key, "target");
     assert_string_equal(ov.value, "");
-    static const char *const bad[] = {"noequals", "nodot=1", ".key=1", "stage.=1", "=x", "a=b.c"};
+    /* No dot before the '=': a top-level key of the pipeline. */
+    char a3[] = "state_dir=/var/lib/wirepipe/desk.a";
+    assert_true(wp__config_override_parse(a3, &ov));
+    assert_null(ov.stage_id);
+    assert_string_equal(ov.key, "state_dir");
+    assert_string_equal(ov.value, "/var/lib/wirepipe/desk.a");
+    static const char *const bad[] = {"noequals", ".key=1", "stage.=1", "=x"};
     for (size_t i = 0; i < WP_ARRAY_SIZE(bad); i++) {
         char buf[32];
         snprintf(buf, sizeof(buf), "%s", bad[i]);
