@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "fsutil.h"
+#include "item.h"
 #include "log.h"
 #include "runner.h"
 #include "utf8.h"
@@ -56,11 +57,20 @@ void wp__dead_letter(struct wp_run *run, const char *stage_id, const char *plugi
 
     atomic_fetch_add(&run->n_dead, 1);
     atomic_store(&run->failed, true);
+    /* Every warning about an item names it: by its id, and its input line when it has one. */
+    char id[96];
+    wp__item_log_id(item, id);
+    json_t *fields = wp__item_log_fields(stage_id, item);
+    if (fields && line)
+        json_object_set_new(fields, "line", json_integer((json_int_t)line));
     if (line)
-        wp__log(WP_LOG_WARN, stage_id, "dead-lettered input line %llu: %s",
-                (unsigned long long)line, why);
+        wp__log_fields(WP_LOG_WARN, stage_id, fields, "dead-lettered input line %llu%s%s%s: %s",
+                       (unsigned long long)line, id[0] ? " (item '" : "", id, id[0] ? "')" : "",
+                       why);
     else
-        wp__log(WP_LOG_WARN, stage_id, "dead-lettered an item: %s", why);
+        wp__log_fields(WP_LOG_WARN, stage_id, fields, "dead-lettered item '%s': %s",
+                       id[0] ? id : "(no id)", why);
+    json_decref(fields);
 
     pthread_mutex_lock(&run->dead_lock);
     FILE *out = open_dead_file(run);

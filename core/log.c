@@ -36,6 +36,11 @@ bool wp__log_enabled(enum wp_log_level level)
     return level <= log_threshold;
 }
 
+bool wp__log_json(void)
+{
+    return log_format == WP_LOG_FORMAT_JSON;
+}
+
 static unsigned source_hash(const char *s)
 {
     unsigned h = 5381;
@@ -81,8 +86,31 @@ static void clear_progress(void)
     }
 }
 
-static void emit_line(enum wp_log_level level, const char *source, const char *message)
+static void emit_line(enum wp_log_level level, const char *source, const char *message,
+                      json_t *fields)
 {
+    if (log_format == WP_LOG_FORMAT_JSON && fields) {
+        /* The fixed keys first, then the fields (which cannot replace them). */
+        char stamp[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        json_t *line = json_pack("{s:s,s:s,s:s,s:s}", "time", stamp, "level", level_names[level],
+                                 "source", source, "message", message);
+        if (line)
+            json_object_update_missing(line, fields);
+        char *text =
+            line ? json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
+                 : NULL;
+        json_decref(line);
+        if (text) {
+            fputs(text, stderr);
+            fputc('\n', stderr);
+            wp_free(text);
+            return;
+        }
+    }
     if (log_format == WP_LOG_FORMAT_JSON) {
         char stamp[32];
         time_t now = time(NULL);
@@ -103,6 +131,21 @@ static void emit_line(enum wp_log_level level, const char *source, const char *m
 
 void wp__log_v(enum wp_log_level level, const char *source, const char *fmt, va_list ap)
 {
+    wp__log_fields_v(level, source, NULL, fmt, ap);
+}
+
+void wp__log_fields(enum wp_log_level level, const char *source, json_t *fields, const char *fmt,
+                    ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wp__log_fields_v(level, source, fields, fmt, ap);
+    va_end(ap);
+}
+
+void wp__log_fields_v(enum wp_log_level level, const char *source, json_t *fields, const char *fmt,
+                      va_list ap)
+{
     if (!wp__log_enabled(level))
         return;
     if (!source)
@@ -117,10 +160,10 @@ void wp__log_v(enum wp_log_level level, const char *source, const char *fmt, va_
     if (suppressed) {
         char note[96];
         snprintf(note, sizeof(note), "%u similar lines suppressed in the last second", suppressed);
-        emit_line(WP_LOG_WARN, source, note);
+        emit_line(WP_LOG_WARN, source, note, NULL);
     }
     if (keep)
-        emit_line(level, source, message);
+        emit_line(level, source, message, fields);
     pthread_mutex_unlock(&log_lock);
 }
 

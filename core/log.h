@@ -10,6 +10,8 @@
 
 #include <wirepipe/log.h>
 
+#include <jansson.h>
+
 enum wp_log_format {
     WP_LOG_FORMAT_TEXT = 0,
     WP_LOG_FORMAT_JSON,
@@ -28,6 +30,18 @@ bool wp__log_enabled(enum wp_log_level level);
  */
 void wp__log_v(enum wp_log_level level, const char *source, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
+/*
+ * wp__log_fields() - like wp__log(), and with --log-format json the members of @fields
+ * (borrowed; NULL for none) become members of the line's object beside "message", for
+ * tools that read counters and item ids without parsing text.
+ */
+void wp__log_fields(enum wp_log_level level, const char *source, json_t *fields, const char *fmt,
+                    ...) __attribute__((format(printf, 4, 5)));
+void wp__log_fields_v(enum wp_log_level level, const char *source, json_t *fields, const char *fmt,
+                      va_list ap);
+/* wp__log_json() - whether lines are JSON objects (then fields are worth building). */
+bool wp__log_json(void);
+
 void wp__log(enum wp_log_level level, const char *source, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

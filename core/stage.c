@@ -15,6 +15,7 @@
 #include "backoff.h"
 #include "deadletter.h"
 #include "host_api.h"
+#include "item.h"
 #include "log.h"
 #include "runner.h"
 
@@ -140,7 +141,14 @@ static void item_failed(struct wp_stage_rt *stage, struct wp_run_ctx *ctx, json_
     switch (stage->def->on_error) {
         case WP_ON_ERROR_SKIP:
             atomic_fetch_add(&stage->n_skipped, 1);
-            wp__log(WP_LOG_WARN, ctx->source, "skipped an item: %s", message);
+            {
+                char id[96];
+                wp__item_log_id(item, id);
+                json_t *fields = wp__item_log_fields(stage->def->id, item);
+                wp__log_fields(WP_LOG_WARN, ctx->source, fields, "skipped item '%s': %s",
+                               id[0] ? id : "(no id)", message);
+                json_decref(fields);
+            }
             wp__track_end(track, WP_TRACK_DROPPED);
             return;
         case WP_ON_ERROR_FAIL:

@@ -42,7 +42,7 @@ pipeline "$T/skip.json" '{"name": "skip", "dead_letter": "dl-skip.jsonl", "stage
   {"plugin": "testkit", "stage": "reject", "on_error": "skip"}]}'
 run skip "$WIREPIPE" "$T/skip.json" --input "$T/in.jsonl"
 expect_rc 0 "on_error skip" skip
-expect_in "$T/skip.err" "skipped an item: item marked bad" "skip is logged, not silent"
+expect_in "$T/skip.err" "skipped item '(no id)': item marked bad" "skip is logged, not silent"
 [ ! -e "$T/dl-skip.jsonl" ] && ok "skip writes no dead letter" || fail "skip wrote a dead letter"
 
 # Retries: succeed on the third offer; or give up after max_attempts.
