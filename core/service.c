@@ -13,7 +13,6 @@
 #include "service.h"
 
 #include <pthread.h>
-#include <stdio.h>
 
 #include "cli.h"
 #include "log.h"
@@ -86,7 +85,7 @@ int wp__service_run(const struct wp_service_args *a)
         struct wp_error err = {0};
         metrics = wp__metrics_start(a->def->metrics_listen, a->def->unhealthy_after_s, &err);
         if (!metrics) {
-            fprintf(stderr, "%s: metrics: %s\n", a->def->path, err.text);
+            wp__log(WP_LOG_ERROR, a->def->name, "%s: metrics: %s", a->def->path, err.text);
             pthread_mutex_destroy(&svc.lock);
             return WP_EXIT_CONFIG;
         }

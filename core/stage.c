@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backoff.h"
 #include "deadletter.h"
@@ -18,6 +19,7 @@
 #include "item.h"
 #include "log.h"
 #include "runner.h"
+#include "summary.h"
 
 #define DEFAULT_RETRY_BASE_MS 200
 #define DEFAULT_RETRY_CAP_MS  30000
@@ -382,19 +384,122 @@ void wp__stage_finish(struct wp_stage_rt *stage)
     wp__queue_close(stage->out);
 }
 
+/* ---- polling sources ------------------------------------------------------------- */
+
+/*
+ * Between polls the input thread sleeps in steps this long, so a stop (a signal, a fatal
+ * stage, a reload) ends the wait at once; the signal thread's wake-up (SIGUSR1) cuts a
+ * step short too.
+ */
+#define POLL_STEP_MS 100
+/* Jitter: each wait is the interval plus or minus up to this share of it. */
+#define POLL_JITTER_DIV 10
+/* A longer interval is taken as this (a week): no deadline arithmetic can overflow. */
+#define POLL_MAX_MS (7ULL * 24 * 3600 * 1000)
+
+/* splitmix64: enough to spread the polls of several processes; not for secrets. */
+static uint64_t poll_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/*
+ * The wait before the next poll: @interval_ms plus or minus up to 10%, so that processes
+ * started together (several desks, a restart of them all) drift apart instead of calling
+ * the same host in the same second.
+ */
+static uint64_t poll_delay_ms(uint64_t interval_ms, uint64_t *rng)
+{
+    uint64_t span = interval_ms / POLL_JITTER_DIV;
+    if (span == 0)
+        return interval_ms;
+    uint64_t offset = poll_random(rng) % (2 * span + 1);
+    return interval_ms - span + offset;
+}
+
+/* Sleep @ms unless the run stops taking input. Returns false when it did. */
+static bool poll_wait(struct wp_run *run, uint64_t ms)
+{
+    uint64_t deadline = wp__now_ns() + ms * 1000000ULL;
+    while (!atomic_load(&run->stopping)) {
+        uint64_t now = wp__now_ns();
+        if (now >= deadline)
+            return true;
+        uint64_t left_ms = (deadline - now + 999999) / 1000000;
+        uint64_t step = left_ms < POLL_STEP_MS ? left_ms : POLL_STEP_MS;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
+        nanosleep(&ts, NULL); /* EINTR (the signal thread's wake-up) just checks again */
+    }
+    return false;
+}
+
+/*
+ * A poll that answered RETRY (no source answered) is counted; failing_since_ns keeps when
+ * the failures began, for /health, until a poll succeeds again.
+ */
+static void poll_count_failure(struct wp_stage_rt *stage)
+{
+    atomic_fetch_add(&stage->n_polls_failed, 1);
+    unsigned long long expected = 0;
+    atomic_compare_exchange_strong(&stage->failing_since_ns, &expected, wp__now_ns());
+}
+
+/*
+ * Run a generating first stage on the input thread: once, or, for a polling source
+ * (poll_every) without --once, again after each return until the run stops taking input.
+ * generate() is only ever called from this one thread, so a source never has two polls
+ * running at once, and the run with its downstream threads and acknowledgements goes on
+ * between polls. What ends the loop: a stop (signal, fatal stage, reload), or an outcome
+ * other than OK and RETRY.
+ */
 void wp__stage_generate(struct wp_stage_rt *stage)
 {
     struct wp_run *run = stage->run;
     struct wp_run_ctx ctx;
     wp__ctx_init(&ctx, stage, 0, WP_PHASE_GENERATE);
-    uint64_t start = wp__now_ns();
-    enum wp_outcome outcome = stage->ops->generate(stage->instance, &ctx.pub);
-    atomic_fetch_add(&stage->busy_ns, wp__now_ns() - start);
-    atomic_store(&run->n_read, atomic_load(&stage->n_out));
-    if (outcome != WP_OUTCOME_OK) {
-        wp__log(WP_LOG_ERROR, ctx.source, "input failed: %s",
-                ctx.failed ? ctx.fail_text : wp_outcome_name(outcome));
-        atomic_store(&run->failed, true);
+    bool polling = stage->poll_interval_ms > 0 && !run->options->once;
+    uint64_t interval_ms = stage->poll_interval_ms;
+    if (interval_ms > POLL_MAX_MS) {
+        wp__log(WP_LOG_WARN, ctx.source, "poll interval of %llu ms capped at one week",
+                (unsigned long long)interval_ms);
+        interval_ms = POLL_MAX_MS;
+    }
+    /* Seeded from the clock and the process: processes started together differ. */
+    uint64_t rng = wp__now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)stage;
+
+    for (;;) {
+        wp__ctx_reset(&ctx, NULL, 1, 0);
+        uint64_t start = wp__now_ns();
+        enum wp_outcome outcome = stage->ops->generate(stage->instance, &ctx.pub);
+        uint64_t took = wp__now_ns() - start;
+        atomic_fetch_add(&stage->busy_ns, took);
+        atomic_store(&run->n_read, atomic_load(&stage->n_out));
+        unsigned long long poll = atomic_fetch_add(&stage->n_polls, 1) + 1;
+        uint64_t next_ms = polling ? poll_delay_ms(interval_ms, &rng) : 0;
+
+        if (outcome == WP_OUTCOME_RETRY)
+            poll_count_failure(stage);
+        else if (outcome == WP_OUTCOME_OK)
+            atomic_store(&stage->failing_since_ns, 0);
+
+        if (outcome == WP_OUTCOME_RETRY && polling) {
+            /* The next poll is the retry: the run goes on. */
+            wp__log(WP_LOG_WARN, ctx.source, "poll %llu failed: %s; polling again in %.1f s", poll,
+                    ctx.failed ? ctx.fail_text : "no source answered", (double)next_ms / 1000.0);
+        } else if (outcome != WP_OUTCOME_OK) {
+            wp__log(WP_LOG_ERROR, ctx.source, "input failed: %s",
+                    ctx.failed ? ctx.fail_text : wp_outcome_name(outcome));
+            atomic_store(&run->failed, true);
+            break;
+        }
+        if (!polling)
+            break;
+        wp__summary_poll(run, poll, (double)took / 1e9);
+        if (!poll_wait(run, next_ms))
+            break;
     }
     /* The stage's own workers were not started: close what they would have. */
     wp__queue_close(stage->out);

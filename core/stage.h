@@ -144,7 +144,11 @@ void wp__stage_process(struct wp_stage_rt *stage, struct wp_run_ctx *ctx, struct
 /* wp__stage_finish() - one worker is done: the last flushes the stage and closes @out. */
 void wp__stage_finish(struct wp_stage_rt *stage);
 
-/* wp__stage_generate() - run a generating first stage to its end on the calling thread. */
+/*
+ * wp__stage_generate() - run a generating first stage to its end on the calling thread: one
+ * generate(), or, for a source that called poll_every() (and without --once), one per
+ * interval until the run stops.
+ */
 void wp__stage_generate(struct wp_stage_rt *stage);
 
 #endif /* WP_STAGE_H */

@@ -179,7 +179,8 @@ typedef enum wp_outcome wp_stage_process_fn(void *instance, struct wp_ctx *ctx, 
 
 /*
  * generate() - optional: produce the pipeline's input. The host calls it once, on its own
- * thread, when the stage is first and no --input was given. Items are passed on with
+ * thread, when the stage is first and no --input was given (again at every interval when
+ * the stage asked for it with poll_every(), one call at a time). Items are passed on with
  * ctx->host->emit(); emit blocks while downstream is full. Return when done, or early when
  * ctx->host->cancelled() says so. Items that cannot be produced go to
  * ctx->host->dead_letter().

@@ -95,6 +95,10 @@ static const struct wp_config_key fetch_config[] = {
     {.name = "user_agent",
      .type = WP_CONFIG_STRING,
      .doc = "User-Agent header (default: the host's wirepipe/VERSION)"},
+    {.name = "every",
+     .type = WP_CONFIG_ANY,
+     .doc = "poll the sources again at this interval (\"30s\", \"5m\", \"1h\"; 1s-24h) until "
+            "SIGTERM; unset: read once"},
     {0},
 };
 
@@ -222,6 +226,16 @@ static enum wp_status fetch_create(struct wp_ctx *ctx, const json_t *config, voi
         if (!(f->user_agent = f->host->strndup(s, strlen(s))))
             goto nomem;
     }
+    if (!fetch_parse_every(ctx, json_object_get(config, "every"), &f->every_ms))
+        goto fail;
+    if (f->every_ms && WP_HOST_HAS(f->host, poll_every)) {
+        f->host->poll_every(ctx, f->every_ms);
+    } else if (f->every_ms) {
+        /* A 2.1 host calls generate() once: say so rather than pretend to poll. */
+        wp_log_warn(ctx, "every: this wirepipe cannot poll (it has no poll_every, ABI 2.2); "
+                         "reading once");
+        f->every_ms = 0;
+    }
     *instance = f;
     return WP_OK;
 nomem:
@@ -231,6 +245,14 @@ fail:
     return WP_E_CONFIG;
 }
 
+/*
+ * One read of everything configured: the whole run, or one poll of a polling stage (the
+ * host calls it again after "every", never while a call is running, so two polls of one
+ * URL never overlap). Items still in flight from an earlier poll are not emitted again
+ * (fetch_claim()), and a URL's validators from one poll never hide the items of another
+ * (fetch_pending.c).
+ * Returns RETRY, for the host to count a failed poll, when no configured source answered.
+ */
 static enum wp_outcome fetch_generate(void *instance, struct wp_ctx *ctx)
 {
     struct fetch *f = instance;
@@ -255,15 +277,23 @@ static enum wp_outcome fetch_generate(void *instance, struct wp_ctx *ctx)
     for (size_t i = 0; i < f->n_urls && !f->host->cancelled(ctx); i++) {
         if (strncasecmp(f->urls[i], "file://", 7) != 0)
             continue;
+        run.sources++;
         xmlChar *path = (xmlChar *)xmlURIUnescapeString(f->urls[i] + 7, 0, NULL);
         if (path) {
-            fetch_file(&run, (const char *)path);
+            run.answered += fetch_file(&run, (const char *)path);
             xmlFree(path);
         }
     }
-    for (size_t i = 0; i < f->n_paths && !f->host->cancelled(ctx); i++)
-        fetch_path(&run, f->paths[i]);
+    for (size_t i = 0; i < f->n_paths && !f->host->cancelled(ctx); i++) {
+        run.sources++;
+        run.answered += fetch_path(&run, f->paths[i]);
+    }
     wp_log_debug(ctx, "emitted %zu item(s)", run.emitted);
+    /* A stop cut the read short: not a failure, what was not read is read next time. */
+    if (run.sources > 0 && run.answered == 0 && !run.stopped && !f->host->cancelled(ctx)) {
+        wp_fail(ctx, WP_E_UNAVAILABLE, "none of the %zu source(s) answered", run.sources);
+        return WP_OUTCOME_RETRY;
+    }
     return WP_OUTCOME_OK;
 }
 

@@ -46,6 +46,7 @@
 
 struct fetch_entry;
 struct fetch_group;
+struct fetch_stored;
 
 /*
  * What generate() has emitted and the host has not acknowledged yet, by id (a hash table),
@@ -59,7 +60,18 @@ struct fetch_pending {
     struct fetch_entry **buckets;
     size_t n_buckets;
     size_t count;
-    struct fetch_group *groups; /* every open or waiting group, to free at destroy */
+    struct fetch_group *groups;   /* every open or waiting group, to free at destroy */
+    unsigned long long group_seq; /* numbers the groups in the order they were opened */
+    /*
+     * Polls of one run read a URL again while the items of an earlier read may still be
+     * in flight, so two groups of one URL can finish in either order: per URL, the number
+     * of the group whose validators were stored last, so an older one never overwrites
+     * them. Guarded by @store_lock, held across the store write (and nothing else).
+     */
+    pthread_mutex_t store_lock;
+    bool store_lock_ok;
+    struct fetch_stored *stored;
+    size_t n_stored;
 };
 
 struct fetch {
@@ -80,6 +92,8 @@ struct fetch {
     size_t max_body;
     char *source_name;
     char *user_agent;
+    /* "every": the poll interval asked of the host, 0 when the stage reads once. */
+    unsigned long long every_ms;
 };
 
 /* One fetched document, before it is decoded and split into items. */
@@ -116,6 +130,12 @@ struct fetch_run {
     size_t n_links;
     size_t cap_links;
     bool defer_links;
+    /*
+     * generate(): the configured sources read in this call, and how many answered (2xx or
+     * 304, a file or folder that could be read). None answering makes the poll a failure.
+     */
+    size_t sources;
+    size_t answered;
     enum wp_status fail_code; /* process(): why the input item itself failed */
     char fail_text[WP_ERROR_TEXT_MAX];
 };
@@ -183,6 +203,15 @@ bool fetch_paragraphs(struct wp_buf *out, const char *s, size_t n);
 /* Free a string from json_dumps(): it belongs to jansson's allocator. */
 void fetch_json_free(void *ptr);
 
+/* ---- fetch_every.c ------------------------------------------------------------------- */
+
+/*
+ * fetch_parse_every() - the "every" key @value (NULL or null: not set) as milliseconds in
+ * *@ms (0 when not set). False, with the reason given to wp_fail(), when it is not a
+ * duration between 1s and 24h.
+ */
+bool fetch_parse_every(struct wp_ctx *ctx, const json_t *value, unsigned long long *ms);
+
 /* ---- fetch_charset.c ------------------------------------------------------------------ */
 
 /*
@@ -233,6 +262,13 @@ bool fetch_handle_doc(struct fetch_run *run, const struct fetch_doc *doc);
  */
 void fetch_failure(struct fetch_run *run, const char *url, const json_t *partial,
                    enum wp_status code, const char *fmt, ...) WP_PRINTF(5, 6);
+/*
+ * fetch_source_failure() - a configured source (a URL, a file) did not answer. A polling
+ * stage (every) logs it: the next poll reads the source again, so a dead letter would only
+ * repeat, once per poll, what the log says. Otherwise as fetch_failure() without @partial.
+ */
+void fetch_source_failure(struct fetch_run *run, const char *url, enum wp_status code,
+                          const char *fmt, ...) WP_PRINTF(4, 5);
 
 /* Set source.charset and source.replacement_chars of @source from @text. */
 void fetch_source_set_text(json_t *source, const struct fetch_text *text);
@@ -341,9 +377,12 @@ void fetch_follow_links(struct fetch_run *run);
 
 /* ---- fetch_files.c -------------------------------------------------------------------- */
 
-/* Read one file (an absolute path) as a document. */
-void fetch_file(struct fetch_run *run, const char *path);
-/* Read a configured path: a file, a folder (its files, one level, sorted) or a pattern. */
-void fetch_path(struct fetch_run *run, const char *configured);
+/* Read one file (an absolute path) as a document. False when it could not be read. */
+bool fetch_file(struct fetch_run *run, const char *path);
+/*
+ * Read a configured path: a file, a folder (its files, one level, sorted) or a pattern.
+ * False when it could not be read at all (a missing file or folder, a failed pattern).
+ */
+bool fetch_path(struct fetch_run *run, const char *configured);
 
 #endif /* FETCH_PRIVATE_H */

@@ -64,7 +64,7 @@ static char *fetch_file_uri(const struct wp_host_api *host, const char *path)
 }
 
 /* fetch_file() - see fetch.h. */
-void fetch_file(struct fetch_run *run, const char *path)
+bool fetch_file(struct fetch_run *run, const char *path)
 {
     struct fetch *f = run->f;
     char *uri = fetch_file_uri(f->host, path);
@@ -72,18 +72,19 @@ void fetch_file(struct fetch_run *run, const char *path)
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     struct stat st;
     char *data = NULL;
+    bool read_ok = false;
     if (fd < 0) {
-        fetch_failure(run, where, NULL, WP_E_IO, "cannot open '%s': %s", path, strerror(errno));
+        fetch_source_failure(run, where, WP_E_IO, "cannot open '%s': %s", path, strerror(errno));
         goto out;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        fetch_failure(run, where, NULL, WP_E_IO, "'%s' is not a regular file", path);
+        fetch_source_failure(run, where, WP_E_IO, "'%s' is not a regular file", path);
         goto out;
     }
     if ((unsigned long long)st.st_size > f->max_body) {
-        fetch_failure(run, where, NULL, WP_E_LIMIT,
-                      "'%s' is %lld bytes, larger than max_body (%zu)", path, (long long)st.st_size,
-                      f->max_body);
+        fetch_source_failure(run, where, WP_E_LIMIT,
+                             "'%s' is %lld bytes, larger than max_body (%zu)", path,
+                             (long long)st.st_size, f->max_body);
         goto out;
     }
     size_t size = (size_t)st.st_size;
@@ -98,7 +99,8 @@ void fetch_file(struct fetch_run *run, const char *path)
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            fetch_failure(run, where, NULL, WP_E_IO, "cannot read '%s': %s", path, strerror(errno));
+            fetch_source_failure(run, where, WP_E_IO, "cannot read '%s': %s", path,
+                                 strerror(errno));
             goto out;
         }
         if (r == 0)
@@ -116,6 +118,7 @@ void fetch_file(struct fetch_run *run, const char *path)
         .fallback_name = base ? base + 1 : path,
     };
     f->host->metric_add(run->ctx, "files", 1);
+    read_ok = true;
     fetch_handle_doc(run, &doc);
 out:
     if (fd >= 0)
@@ -124,6 +127,7 @@ out:
         f->host->free(data);
     if (uri)
         f->host->free(uri);
+    return read_ok;
 }
 
 static int fetch_cmp_names(const void *a, const void *b)
@@ -131,14 +135,18 @@ static int fetch_cmp_names(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The regular, non-hidden files of folder @dir, one level, in byte order. */
-static void fetch_folder(struct fetch_run *run, const char *dir)
+/*
+ * The regular, non-hidden files of folder @dir, one level, in byte order. False when the
+ * folder cannot be opened; an empty folder, or one whose files fail, still answered.
+ */
+static bool fetch_folder(struct fetch_run *run, const char *dir)
 {
     struct fetch *f = run->f;
     DIR *d = opendir(dir);
     if (!d) {
-        fetch_failure(run, dir, NULL, WP_E_IO, "cannot open folder '%s': %s", dir, strerror(errno));
-        return;
+        fetch_source_failure(run, dir, WP_E_IO, "cannot open folder '%s': %s", dir,
+                             strerror(errno));
+        return false;
     }
     char **names = NULL;
     size_t n = 0, cap = 0;
@@ -173,10 +181,11 @@ static void fetch_folder(struct fetch_run *run, const char *dir)
     }
     if (names)
         f->host->free(names);
+    return true;
 }
 
 /* fetch_path() - see fetch.h. */
-void fetch_path(struct fetch_run *run, const char *configured)
+bool fetch_path(struct fetch_run *run, const char *configured)
 {
     struct fetch *f = run->f;
     struct wp_buf abs;
@@ -189,16 +198,18 @@ void fetch_path(struct fetch_run *run, const char *configured)
     if (abs.failed || !abs.data) {
         wp_buf_release(&abs);
         fetch_failure(run, configured, NULL, WP_E_NOMEM, "out of memory");
-        return;
+        return false;
     }
     const char *path = abs.data;
+    bool answered = true;
     if (strpbrk(configured, "*?[")) {
         glob_t g;
         int rc = glob(path, GLOB_ERR, NULL, &g);
         if (rc == GLOB_NOMATCH) {
             wp_log_warn(run->ctx, "pattern '%s' matches no file", configured);
         } else if (rc != 0) {
-            fetch_failure(run, path, NULL, WP_E_IO, "cannot expand pattern '%s'", configured);
+            fetch_source_failure(run, path, WP_E_IO, "cannot expand pattern '%s'", configured);
+            answered = false;
         } else {
             for (size_t i = 0; i < g.gl_pathc && !f->host->cancelled(run->ctx); i++) {
                 struct stat st;
@@ -211,9 +222,10 @@ void fetch_path(struct fetch_run *run, const char *configured)
     } else {
         struct stat st;
         if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-            fetch_folder(run, path);
+            answered = fetch_folder(run, path);
         else
-            fetch_file(run, path);
+            answered = fetch_file(run, path);
     }
     wp_buf_release(&abs);
+    return answered;
 }

@@ -94,20 +94,28 @@ static void fetch_prepare(struct fetch_run *run, const char *url, const char *ke
 static bool fetch_reply_failed(struct fetch_run *run, const char *url, const json_t *partial,
                                const struct wp_http_response *resp)
 {
+    char text[WP_ERROR_TEXT_MAX];
+    enum wp_status code;
     if (resp->code != WP_OK) {
+        code = resp->code;
         if (resp->error[0])
-            fetch_failure(run, url, partial, resp->code, "%s", resp->error);
+            snprintf(text, sizeof(text), "%s", resp->error);
         else
-            fetch_failure(run, url, partial, resp->code, "%s: %s after %u attempt(s)", url,
-                          run->f->host->status_name(resp->code), resp->attempts);
-        return true;
+            snprintf(text, sizeof(text), "%s: %s after %u attempt(s)", url,
+                     run->f->host->status_name(resp->code), resp->attempts);
+    } else if (resp->status < 200 || resp->status > 299) {
+        code = resp->status == 429 ? WP_E_QUOTA : WP_E_HTTP;
+        snprintf(text, sizeof(text), "%s: http %ld after %u attempt(s)", url, resp->status,
+                 resp->attempts);
+    } else {
+        return false;
     }
-    if (resp->status < 200 || resp->status > 299) {
-        fetch_failure(run, url, partial, resp->status == 429 ? WP_E_QUOTA : WP_E_HTTP,
-                      "%s: http %ld after %u attempt(s)", url, resp->status, resp->attempts);
-        return true;
-    }
-    return false;
+    /* Without @partial it is the source itself (a configured URL) that did not answer. */
+    if (partial)
+        fetch_failure(run, url, partial, code, "%s", text);
+    else
+        fetch_source_failure(run, url, code, "%s", text);
+    return true;
 }
 
 /* Handle the reply for @url (canonical @key). Returns true when items may have come. */
@@ -154,6 +162,10 @@ struct fetch_batch {
 static bool fetch_url_reply(void *arg, size_t index, const struct wp_http_response *resp)
 {
     struct fetch_batch *b = arg;
+    /* The source answered, whatever its document turns out to be. */
+    if (resp->code == WP_OK &&
+        (resp->status == 304 || (resp->status >= 200 && resp->status <= 299)))
+        b->run->answered++;
     fetch_handle_response(b->run, b->urls[index], b->keys[index], resp);
     return !b->run->stopped;
 }
@@ -164,6 +176,7 @@ void fetch_urls(struct fetch_run *run, const char *const *urls, size_t n)
     struct fetch *f = run->f;
     if (n == 0)
         return;
+    run->sources += n;
     struct wp_http_request *reqs = f->host->calloc(n, sizeof(*reqs));
     struct fetch_headers *hdrs = f->host->calloc(n, sizeof(*hdrs));
     char **keys = f->host->calloc(n, sizeof(*keys));

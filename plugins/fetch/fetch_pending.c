@@ -11,6 +11,13 @@
  * never across emit() (which may wait for these very acknowledgements) or the state store.
  * The table is a chained hash on the id, doubled when it fills, so claim, ack and lookup
  * cost O(1) amortised whatever the number of items in flight.
+ *
+ * A polling stage reads a URL again while items of its earlier read may still be in flight.
+ * Such an item is not emitted again, but the new read's group must not be done before it
+ * is: the group waits on the entry (a waiter), so its validators, which would turn the next
+ * read into a 304, are stored only once that item too is done. And since the groups of
+ * two reads of one URL can then finish in either order, validators are stored newest
+ * first wins: an older group never overwrites what a newer one stored.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -24,7 +31,8 @@
 
 /* An http document waiting for its items. */
 struct fetch_group {
-    struct fetch_group *prev, *next; /* fetch_pending.groups */
+    struct fetch_group *prev, *next; /* fetch_pending.groups; once done, the done list */
+    unsigned long long seq;          /* fetch_pending.group_seq when it was opened */
     size_t outstanding;              /* claimed items not done yet */
     bool open;                       /* the document is still being read */
     bool failed;                     /* something was not read: never store the validators */
@@ -32,13 +40,26 @@ struct fetch_group {
     char *validators;                /* JSON text for "fetch.http" */
 };
 
+/* A later read's group that waits for an entry claimed by an earlier one. */
+struct fetch_waiter {
+    struct fetch_waiter *next;
+    struct fetch_group *group;
+};
+
+/* The newest group whose validators were stored for one URL (see fetch_pending.stored). */
+struct fetch_stored {
+    char *key;
+    unsigned long long seq;
+};
+
 /* One claimed id. */
 struct fetch_entry {
     struct fetch_entry *next; /* in its bucket */
     uint64_t hash;
     struct fetch_group *group; /* or NULL */
-    const char *mark;          /* points into @id's buffer, after the id */
-    char id[];                 /* the id, NUL, the seen mark, NUL */
+    struct fetch_waiter *waiters;
+    const char *mark; /* points into @id's buffer, after the id */
+    char id[];        /* the id, NUL, the seen mark, NUL */
 };
 
 /* FNV-1a: ids are hex digests already, so any cheap mix spreads them well. */
@@ -59,6 +80,9 @@ enum wp_status fetch_pending_init(struct fetch *f)
     if (pthread_mutex_init(&p->lock, NULL) != 0)
         return WP_E_NOMEM;
     p->lock_ok = true;
+    if (pthread_mutex_init(&p->store_lock, NULL) != 0)
+        return WP_E_NOMEM;
+    p->store_lock_ok = true;
     p->buckets = f->host->calloc(PENDING_MIN_BUCKETS, sizeof(*p->buckets));
     if (!p->buckets)
         return WP_E_NOMEM;
@@ -75,6 +99,16 @@ static void group_free(struct fetch *f, struct fetch_group *g)
     f->host->free(g);
 }
 
+static void entry_free(struct fetch *f, struct fetch_entry *e)
+{
+    while (e->waiters) {
+        struct fetch_waiter *w = e->waiters;
+        e->waiters = w->next;
+        f->host->free(w);
+    }
+    f->host->free(e);
+}
+
 void fetch_pending_release(struct fetch *f)
 {
     struct fetch_pending *p = &f->pending;
@@ -82,9 +116,15 @@ void fetch_pending_release(struct fetch *f)
         while (p->buckets[i]) {
             struct fetch_entry *e = p->buckets[i];
             p->buckets[i] = e->next;
-            f->host->free(e);
+            entry_free(f, e);
         }
     }
+    for (size_t i = 0; i < p->n_stored; i++)
+        f->host->free(p->stored[i].key);
+    if (p->stored)
+        f->host->free(p->stored);
+    if (p->store_lock_ok)
+        pthread_mutex_destroy(&p->store_lock);
     if (p->buckets)
         f->host->free(p->buckets);
     while (p->groups) {
@@ -142,17 +182,77 @@ static bool group_done_locked(struct fetch_pending *p, struct fetch_group *g)
     return true;
 }
 
+/*
+ * Whether @g is the newest group of its URL to store validators; if so it is noted as
+ * such. Called with store_lock held. Out of memory: stored anyway (a later, older group
+ * may then overwrite it, which costs a full read, not an item).
+ */
+static bool newest_for_key(struct fetch *f, const struct fetch_group *g)
+{
+    struct fetch_pending *p = &f->pending;
+    for (size_t i = 0; i < p->n_stored; i++) {
+        if (strcmp(p->stored[i].key, g->key) == 0) {
+            if (p->stored[i].seq > g->seq)
+                return false;
+            p->stored[i].seq = g->seq;
+            return true;
+        }
+    }
+    struct fetch_stored *grown =
+        f->host->realloc(p->stored, (p->n_stored + 1) * sizeof(*p->stored));
+    if (!grown)
+        return true;
+    p->stored = grown;
+    char *key = f->host->strndup(g->key, strlen(g->key));
+    if (!key)
+        return true;
+    p->stored[p->n_stored++] = (struct fetch_stored){.key = key, .seq = g->seq};
+    return true;
+}
+
 /* A done group: store its validators unless something of it was not read. */
 static void group_finish(struct fetch *f, struct wp_ctx *ctx, struct fetch_group *g)
 {
-    if (!g->failed)
-        fetch_store_validators(f, ctx, g->key, g->validators);
-    else
+    if (g->failed) {
         wp_log_debug(ctx, "'%s': not everything was read, validators not stored", g->key);
+    } else {
+        struct fetch_pending *p = &f->pending;
+        pthread_mutex_lock(&p->store_lock);
+        if (newest_for_key(f, g))
+            fetch_store_validators(f, ctx, g->key, g->validators);
+        else
+            wp_log_debug(ctx, "'%s': a later read stored its validators already", g->key);
+        pthread_mutex_unlock(&p->store_lock);
+    }
     group_free(f, g);
 }
 
-/* Take @id out of the table. Returns the group to finish, or NULL. */
+/* Finish every group of @done, a list made by pending_remove(). */
+static void groups_finish(struct fetch *f, struct wp_ctx *ctx, struct fetch_group *done)
+{
+    while (done) {
+        struct fetch_group *next = done->next;
+        group_finish(f, ctx, done);
+        done = next;
+    }
+}
+
+/* One item of @g is done (@failed: it was not read after all). Lock held. */
+static void group_item_done_locked(struct fetch_pending *p, struct fetch_group *g, bool failed,
+                                   struct fetch_group **done)
+{
+    g->outstanding--;
+    g->failed = g->failed || failed;
+    if (group_done_locked(p, g)) {
+        g->next = *done;
+        *done = g;
+    }
+}
+
+/*
+ * Take @id out of the table. Returns the groups this finished (its own and those waiting
+ * on it), linked through ->next, for groups_finish(); or NULL.
+ */
 static struct fetch_group *pending_remove(struct fetch *f, const char *id, bool failed)
 {
     struct fetch_pending *p = &f->pending;
@@ -164,17 +264,14 @@ static struct fetch_group *pending_remove(struct fetch *f, const char *id, bool 
     if (e) {
         *slot = e->next;
         p->count--;
-        struct fetch_group *g = e->group;
-        if (g) {
-            g->outstanding--;
-            g->failed = g->failed || failed;
-            if (group_done_locked(p, g))
-                done = g;
-        }
+        if (e->group)
+            group_item_done_locked(p, e->group, failed, &done);
+        for (struct fetch_waiter *w = e->waiters; w; w = w->next)
+            group_item_done_locked(p, w->group, failed, &done);
     }
     pthread_mutex_unlock(&p->lock);
     if (e)
-        f->host->free(e);
+        entry_free(f, e);
     return done;
 }
 
@@ -199,6 +296,7 @@ struct fetch_group *fetch_group_open(struct fetch_run *run, const char *key,
     }
     struct fetch_pending *p = &f->pending;
     pthread_mutex_lock(&p->lock);
+    g->seq = ++p->group_seq;
     g->next = p->groups;
     if (p->groups)
         p->groups->prev = g;
@@ -228,6 +326,16 @@ static const char *item_id(const json_t *item)
 {
     const char *id = json_string_value(json_object_get(item, WP_ITEM_ID));
     return id && *id ? id : NULL;
+}
+
+/*
+ * Whether seen mark @mark names another revision than @earlier's. Marks without a
+ * revision hold the time of the claim, which differs without meaning anything.
+ */
+static bool revision_changed(const char *mark, const char *earlier)
+{
+    bool revised = strncmp(mark, "rev:", 4) == 0 || strncmp(earlier, "rev:", 4) == 0;
+    return revised && strcmp(mark, earlier) != 0;
 }
 
 /* fetch_claim() - see fetch.h. */
@@ -262,11 +370,16 @@ bool fetch_claim(struct fetch_run *run, json_t *item)
     e->mark = e->id + id_len + 1;
     e->hash = pending_hash(id);
     e->group = run->group;
+    e->waiters = NULL;
+
+    /* Allocated before taking the lock: the id may be in flight already (see below). */
+    struct fetch_waiter *w = run->group ? f->host->malloc(sizeof(*w)) : NULL;
 
     struct fetch_pending *p = &f->pending;
     pthread_mutex_lock(&p->lock);
     struct fetch_entry **slot = pending_slot(p, id, e->hash);
-    bool in_flight = *slot != NULL;
+    struct fetch_entry *earlier = *slot;
+    bool in_flight = earlier != NULL;
     if (!in_flight) {
         e->next = NULL;
         *slot = e;
@@ -275,8 +388,26 @@ bool fetch_claim(struct fetch_run *run, json_t *item)
             e->group->outstanding++;
         if (p->count > p->n_buckets / 4 * 3)
             pending_grow(f);
+    } else if (run->group && earlier->group != run->group) {
+        /*
+         * Emitted by an earlier read (another feed, or this URL's previous poll) and not
+         * done: this document is not done before it is. A new revision of the story is
+         * emitted only after the old one is done, by a later read, so this document's
+         * validators must never turn that read into a 304.
+         */
+        if (revision_changed(mark, earlier->mark) || !w) {
+            run->group->failed = true;
+        } else {
+            w->group = run->group;
+            w->next = earlier->waiters;
+            earlier->waiters = w;
+            run->group->outstanding++;
+            w = NULL;
+        }
     }
     pthread_mutex_unlock(&p->lock);
+    if (w)
+        f->host->free(w);
     if (in_flight) {
         f->host->free(e);
         f->host->metric_add(run->ctx, "in_flight_duplicates", 1);
@@ -296,9 +427,7 @@ void fetch_unclaim(struct fetch_run *run, const json_t *item, bool done)
     const char *id = item_id(item);
     if (run->input || !id)
         return;
-    struct fetch_group *g = pending_remove(run->f, id, !done);
-    if (g)
-        group_finish(run->f, run->ctx, g);
+    groups_finish(run->f, run->ctx, pending_remove(run->f, id, !done));
 }
 
 /* fetch_emit_claimed() - see fetch.h. */
@@ -318,11 +447,8 @@ void fetch_emit_claimed(struct fetch_run *run, json_t *item)
         /* Not taken: it will not be acknowledged, so its document is not done. */
         if (st == WP_E_CANCELLED)
             run->stopped = true;
-        if (tracked) {
-            struct fetch_group *g = pending_remove(f, id, true);
-            if (g)
-                group_finish(f, run->ctx, g);
-        }
+        if (tracked)
+            groups_finish(f, run->ctx, pending_remove(f, id, true));
         return;
     }
     run->emitted++;
@@ -365,7 +491,5 @@ void fetch_pending_ack(struct fetch *f, struct wp_ctx *ctx, const char *id)
      */
     fetch_record_seen(f, ctx, id, mark);
     f->host->metric_add(ctx, "acknowledged", 1);
-    struct fetch_group *g = pending_remove(f, id, false);
-    if (g)
-        group_finish(f, ctx, g);
+    groups_finish(f, ctx, pending_remove(f, id, false));
 }

@@ -4,7 +4,7 @@
 Usage:
     python3 tests/servers/feed_server.py --entries 200 [--page-bytes 2000]
         [--delay-ms 0[:MAX]] [--slow-page I --slow-ms MS] [--seed S] [--log REQUESTS.jsonl]
-        [--port 0]
+        [--control CONTROL.json] [--port 0]
 
 Binds 127.0.0.1 only, prints the chosen port as the first line of stdout (then nothing
 else) and serves until SIGTERM or SIGINT. Standard library only. scripted_http.py answers
@@ -14,12 +14,24 @@ entries of the feed are still undelivered).
 
     GET /feed.xml     RSS 2.0, entries 1..N: title "Story <i>", link /page/<i>, guid
                       "story-<i>" (not a permalink), description. ETag "feed-<N>" and a
-                      fixed Last-Modified; If-None-Match / If-Modified-Since that match get
-                      304 with no body.
+                      Last-Modified that moves with N; If-None-Match / If-Modified-Since
+                      that match get 304 with no body.
     GET /page/<i>     an HTML article of about --page-bytes bytes (title, h1, paragraphs),
                       after a delay: --slow-ms for page --slow-page, else uniform in
                       --delay-ms MIN:MAX (seeded, so the same page always waits as long).
-    GET /_count       {"feed": n, "feed_304": n, "pages": n}: requests served so far.
+    GET /_count       {"feed": n, "feed_304": n, "feed_down": n, "pages": n, "entries": N}:
+                      requests served so far, and the entries the feed has now.
+    GET /_control     the control state; POST /_control with a JSON object changes it.
+
+The feed can change while the server runs (a feed that gains entries, a site that goes
+down), through POST /_control or the file given with --control, which is read again
+whenever its modification time or size changes (write it atomically: to a temporary file,
+then mv). Both take one JSON object; fields left out keep their value:
+    {"entries": 12}              the feed now lists entries 1..12 (new ETag, Last-Modified)
+    {"mode": "down", "status": 503}
+                                 /feed.xml and the pages answer that status (default 503)
+    {"mode": "close"}            /feed.xml and the pages close the connection, no reply
+    {"mode": "up"}               back to normal
 
 --log appends one JSON line per request when it has been read (before any delay):
 {"time": <unix seconds>, "method", "path", "if_none_match", "status"}.
@@ -36,7 +48,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-LAST_MODIFIED = "Fri, 04 Dec 2026 12:00:00 GMT"
+LAST_MODIFIED_BASE = 1796385600  # Fri, 04 Dec 2026 12:00:00 GMT
 WORDS = ("military talks ministry defence chief staff agreement border security cooperation "
          "delegation visit regional tensions statement officials meeting forces joint "
          "exercise president foreign minister government sources said reported").split()
@@ -52,12 +64,57 @@ class Site:
         self.slow_page = args.slow_page
         self.slow_ms = args.slow_ms
         self.seed = args.seed
-        self.etag = '"feed-%d"' % self.entries
+        self.port = args.port_for_links
         self.lock = threading.Lock()
-        self.counts = {"feed": 0, "feed_304": 0, "pages": 0}
+        self.counts = {"feed": 0, "feed_304": 0, "feed_down": 0, "pages": 0}
         self.log = open(args.log, "a", encoding="utf-8") if args.log else None
-        self.feed = self.make_feed(args.port_for_links)
+        self.mode = {"mode": "up", "status": 503}
+        self.control_path = args.control
+        self.control_stamp = None
+        self.set_entries(self.entries)
         self.filler = self.make_filler()
+
+    def set_entries(self, n):
+        """The feed lists entries 1..n from now on. Called with self.lock held (or alone)."""
+        self.entries = n
+        self.etag = '"feed-%d"' % n
+        self.last_modified = time.strftime(
+            "%a, %d %b %Y %H:%M:%S GMT", time.gmtime(LAST_MODIFIED_BASE + 60 * n))
+        self.feed = self.make_feed(self.port)
+
+    def apply(self, state):
+        """Apply one control object (see the module comment)."""
+        if not isinstance(state, dict):
+            return
+        with self.lock:
+            if isinstance(state.get("entries"), int) and state["entries"] >= 0 \
+                    and state["entries"] != self.entries:
+                self.set_entries(state["entries"])
+            for key in ("mode", "status"):
+                if key in state:
+                    self.mode[key] = state[key]
+
+    def poll_control(self):
+        """Read the control file again when it changed."""
+        if not self.control_path:
+            return
+        try:
+            st = os.stat(self.control_path)
+        except OSError:
+            return
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp == self.control_stamp:
+            return
+        self.control_stamp = stamp
+        try:
+            with open(self.control_path, encoding="utf-8") as f:
+                self.apply(json.load(f))
+        except (OSError, ValueError):
+            self.control_stamp = None  # half-written: read it again next time
+
+    def state(self):
+        with self.lock:
+            return dict(self.mode, entries=self.entries)
 
     def make_feed(self, port):
         base = "http://127.0.0.1:%d" % port
@@ -127,21 +184,57 @@ class Handler(BaseHTTPRequestHandler):
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
 
+    def do_POST(self):
+        site = self.server.site
+        if self.path.split("?", 1)[0] != "/_control":
+            self.reply(404, "text/plain", b"no such page\n")
+            return
+        try:
+            n = int(self.headers.get("Content-Length") or 0)
+            site.apply(json.loads(self.rfile.read(min(n, 65536)) or b"{}"))
+        except ValueError:
+            self.reply(400, "text/plain", b"expected a JSON object\n")
+            return
+        self.reply(200, "application/json", json.dumps(site.state()).encode("utf-8"))
+
+    def down(self, site, path, record):
+        """Answer as the control mode says; True when the site is not up."""
+        mode = site.mode.get("mode")
+        if mode not in ("down", "close") or path.startswith("/_"):
+            return False
+        record["status"] = 0 if mode == "close" else int(site.mode.get("status") or 503)
+        site.note("feed_down", record)
+        if mode == "close":
+            self.close_connection = True
+            try:
+                self.connection.shutdown(2)
+            except OSError:
+                pass
+        else:
+            self.reply(record["status"], "text/plain", b"down for maintenance\n")
+        return True
+
     def do_GET(self):
         site = self.server.site
+        site.poll_control()
         path = self.path.split("?", 1)[0]
         record = {"time": time.time(), "method": self.command, "path": self.path,
                   "if_none_match": self.headers.get("If-None-Match")}
+        if self.down(site, path, record):
+            return
         if path == "/feed.xml":
             inm = self.headers.get("If-None-Match")
             ims = self.headers.get("If-Modified-Since")
-            fresh = (inm is not None and site.etag in [t.strip() for t in inm.split(",")]) or \
-                    (inm is None and ims == LAST_MODIFIED)
+            with site.lock:
+                etag, last_modified, feed = site.etag, site.last_modified, site.feed
+            fresh = (inm is not None and etag in [t.strip() for t in inm.split(",")]) or \
+                    (inm is None and ims == last_modified)
             record["status"] = 304 if fresh else 200
+            record["entries"] = site.entries
             site.note("feed_304" if fresh else "feed", record)
             self.reply(record["status"], "application/rss+xml; charset=utf-8",
-                       b"" if fresh else site.feed,
-                       {"ETag": site.etag, "Last-Modified": LAST_MODIFIED})
+                       b"" if fresh else feed,
+                       {"ETag": etag, "Last-Modified": last_modified})
             return
         m = re.fullmatch(r"/page/(\d+)", path)
         if m and 1 <= int(m.group(1)) <= site.entries:
@@ -153,8 +246,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         if path == "/_count":
             with site.lock:
-                body = json.dumps(site.counts).encode("utf-8")
+                body = json.dumps(dict(site.counts, entries=site.entries)).encode("utf-8")
             self.reply(200, "application/json", body)
+            return
+        if path == "/_control":
+            self.reply(200, "application/json", json.dumps(site.state()).encode("utf-8"))
             return
         self.reply(404, "text/plain", b"no such page\n")
 
@@ -181,6 +277,7 @@ def main():
     ap.add_argument("--slow-ms", type=int, default=0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--log", help="append one JSON line per request to this file")
+    ap.add_argument("--control", help="a JSON control file, read again when it changes")
     ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args()
 

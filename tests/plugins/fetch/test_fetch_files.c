@@ -324,7 +324,7 @@ static void test_file_over_max_body(void **state)
     struct wp_mock m;
     json_t *config = json_pack("{s:[s],s:i}", "paths", fixture("feeds/rss2.xml"), "max_body", 100);
     fetch_create_with(&m, config);
-    assert_int_equal(wp_mock_generate(&m), WP_OUTCOME_OK);
+    assert_int_equal(wp_mock_generate(&m), WP_OUTCOME_RETRY); /* its only source failed */
     assert_int_equal(json_array_size(m.emitted), 0);
     assert_int_equal(json_array_size(m.dead_letters), 1);
     assert_contains(dead_message(&m, 0), "larger than max_body (100)");
