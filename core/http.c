@@ -29,6 +29,7 @@
 
 #include "backoff.h"
 #include "host_api.h"
+#include "http_stats.h"
 
 #define HTTP_DEFAULT_CONNECT_MS 10000L
 #define HTTP_DEFAULT_TIMEOUT_MS 30000L
@@ -904,6 +905,9 @@ static void xfer_cancel(struct http_xfer *x)
 static void xfer_finish(struct http_xfer *x, CURL *h)
 {
     struct wp_http_response *resp = x->resp;
+    /* Requests that went out (not those refused before: bad URL, open circuit). */
+    if (x->attempt > 0 && x->host_key)
+        wp__http_stats_count(x->host_key, x->code, x->status);
     resp->code = x->code;
     resp->status = x->status;
     resp->attempts = x->attempt;

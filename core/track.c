@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "histogram.h"
 #include "log.h"
 #include "runner.h"
 #include "stage.h"
@@ -23,13 +24,21 @@ struct wp_acker {
     atomic_ullong acked, unfinished;
 };
 
+/* Over every acker of the process (see track.h). */
+static struct wp_histogram ack_latency;
+static atomic_ullong acked_total, unfinished_total;
+
 static void ack_one(struct wp_acker *acker, struct wp_run_ctx *ctx, struct wp_track *root)
 {
     enum wp_ack_outcome outcome = (enum wp_ack_outcome)atomic_load(&root->worst);
     uint64_t start = wp__now_ns();
     acker->source->ops->ack(acker->source->instance, &ctx->pub, root->id, outcome);
-    atomic_fetch_add(&acker->source->busy_ns, wp__now_ns() - start);
+    uint64_t end = wp__now_ns();
+    atomic_fetch_add(&acker->source->busy_ns, end - start);
     atomic_fetch_add(&acker->acked, 1);
+    /* Timed to the end of ack(): only then has the source recorded the item for good. */
+    wp__histogram_observe(&ack_latency, end - root->born_ns);
+    atomic_fetch_add_explicit(&acked_total, 1, memory_order_relaxed);
     wp_free(root);
 }
 
@@ -117,6 +126,16 @@ unsigned long long wp__acker_count(const struct wp_acker *acker, bool acked)
     return acker ? atomic_load(acked ? &acker->acked : &acker->unfinished) : 0;
 }
 
+unsigned long long wp__ack_total(bool acked)
+{
+    return atomic_load_explicit(acked ? &acked_total : &unfinished_total, memory_order_relaxed);
+}
+
+void wp__ack_latency_read(struct wp_histogram_snapshot *out)
+{
+    wp__histogram_read(&ack_latency, out);
+}
+
 /* ------------------------------------------------------------------------------------ */
 
 static struct wp_track *track_alloc(size_t id_len)
@@ -130,6 +149,7 @@ static struct wp_track *track_alloc(size_t id_len)
     t->parents = NULL;
     t->parent_count = 0;
     t->next = NULL;
+    t->born_ns = 0;
     t->id[0] = '\0';
     return t;
 }
@@ -141,6 +161,7 @@ struct wp_track *wp__track_root(struct wp_acker *acker, const char *id)
     if (!t)
         return NULL;
     t->acker = acker;
+    t->born_ns = wp__now_ns();
     memcpy(t->id, id ? id : "", len + 1);
     return t;
 }
@@ -216,6 +237,7 @@ static void track_finished(struct wp_track *track)
     pthread_mutex_unlock(&acker->lock);
     if (!take) {
         atomic_fetch_add(&acker->unfinished, 1);
+        atomic_fetch_add_explicit(&unfinished_total, 1, memory_order_relaxed);
         wp_free(track);
     }
 }

@@ -17,9 +17,11 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <wirepipe/plugin.h>
 
+struct wp_histogram_snapshot;
 struct wp_stage_rt;
 
 /* Outcomes in increasing order of severity: a root reports the worst of its parts. */
@@ -39,6 +41,7 @@ struct wp_track {
     struct wp_track **parents; /* a group: the tracks it stands for (their references) */
     size_t parent_count;
     struct wp_track *next; /* in the acker's queue */
+    uint64_t born_ns;      /* roots: wp__now_ns() when the source emitted the item */
     char id[];             /* roots: the item's id */
 };
 
@@ -57,6 +60,16 @@ void wp__acker_stop(struct wp_acker *acker);
 void wp__acker_free(struct wp_acker *acker);
 /* Roots acknowledged (@acked) or left unfinished so far. */
 unsigned long long wp__acker_count(const struct wp_acker *acker, bool acked);
+
+/*
+ * The same counts over every acker of the process, and the time from a source's emit to
+ * the return of its ack() for each acknowledged root, for /metrics. Process-wide rather
+ * than per run so that they stay monotonic across reloads without folding, and so that
+ * the metrics thread never reads a run's acker pointer, which the run sets when it
+ * starts. Thread-safe (atomics).
+ */
+unsigned long long wp__ack_total(bool acked);
+void wp__ack_latency_read(struct wp_histogram_snapshot *out);
 
 /* wp__track_root() - a root for item @id (NULL: ""). NULL when out of memory. */
 struct wp_track *wp__track_root(struct wp_acker *acker, const char *id);

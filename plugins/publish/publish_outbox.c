@@ -122,6 +122,8 @@ enum wp_status pub_outbox_open(struct publish *p, struct wp_ctx *ctx)
                     "%llu document(s) from an earlier run wait in the outbox; they are "
                     "sent first",
                     o->tail - o->head);
+    /* A gauge for /metrics (wirepipe_plugin_gauge{name="outbox_depth"}): what waits. */
+    p->host->metric_add(ctx, "outbox_depth", (long long)(o->tail - o->head));
     return WP_OK;
 }
 
@@ -171,6 +173,8 @@ enum wp_status pub_outbox_append(struct publish *p, struct wp_ctx *ctx, char *co
         /* Not durable without the tail: the entries written are past it, and unread. */
         o->tail -= count;
         o->bytes -= bytes;
+    } else {
+        p->host->metric_add(ctx, "outbox_depth", (long long)count);
     }
     return st;
 }
@@ -188,6 +192,7 @@ enum wp_status pub_outbox_get(struct publish *p, struct wp_ctx *ctx, unsigned lo
 void pub_outbox_pop(struct publish *p, struct wp_ctx *ctx, size_t count, size_t bytes)
 {
     struct pub_outbox *o = &p->outbox;
+    unsigned long long head = o->head;
     for (size_t i = 0; i < count && o->head < o->tail; i++) {
         char key[32];
         int n = pub_entry_key(o->head, key);
@@ -198,6 +203,7 @@ void pub_outbox_pop(struct publish *p, struct wp_ctx *ctx, size_t count, size_t 
         o->head++;
     }
     o->bytes = o->head == o->tail || bytes > o->bytes ? 0 : o->bytes - bytes;
+    p->host->metric_add(ctx, "outbox_depth", -(long long)(o->head - head));
     enum wp_status st = pub_outbox_save(p, ctx);
     if (st != WP_OK) {
         /* The entries are gone; the next save (or the next run skipping them) catches up. */

@@ -501,6 +501,7 @@ static void cache_lookup(struct job *job)
                 WP_OK) {
                 u->result = value;
                 u->state = UNIT_CACHED;
+                host->metric_add(job->ctx, "cache_hits", 1);
             }
         }
         wp_buf_release(&key);
