@@ -13,6 +13,7 @@
 #include "service.h"
 
 #include <pthread.h>
+#include <signal.h>
 
 #include "cli.h"
 #include "log.h"
@@ -76,6 +77,20 @@ int wp__service_run(const struct wp_service_args *a)
 {
     struct service svc = {.args = a};
     pthread_mutex_init(&svc.lock, NULL);
+    /*
+     * Between two runs no signal thread is waiting: a SIGTERM or a second SIGHUP there
+     * would take its default action and kill the service. Kept blocked for the service's
+     * whole life, it waits, pending, for the next run's signal thread. (Not unblocked at
+     * the end: the process exits with the runs' status, not by a late signal.)
+     */
+    if (a->options->handle_signals) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+    }
     struct wp_run_options options = *a->options;
     options.on_reload = check_reload;
     options.reload_arg = &svc;
