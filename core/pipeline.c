@@ -880,21 +880,17 @@ static void apply_overrides(struct loader *L, struct wp_pipeline_def *def,
                    quote(&q2, key));
             continue;
         }
-        json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
-        if (v) {
-            struct jpath p = {.len = 0};
-            p.buf[0] = '\0';
-            jpath_key(&p, "stages");
-            jpath_index(&p, (size_t)(sd - def->stages));
-            jpath_key(&p, "config");
-            jpath_key(&p, key);
-            /* The root, "stages", the stage and "config" hold the value: it starts at 5. */
-            if (!check_depth(L, v, 5, &p)) {
-                json_decref(v);
-                continue;
-            }
-        } else {
-            v = json_string(text);
+        json_t *v = override_value(text);
+        struct jpath p = {.len = 0};
+        p.buf[0] = '\0';
+        jpath_key(&p, "stages");
+        jpath_index(&p, (size_t)(sd - def->stages));
+        jpath_key(&p, "config");
+        jpath_key(&p, key);
+        /* The root, "stages", the stage and "config" hold the value: it starts at 5. */
+        if (v && !check_depth(L, v, 5, &p)) {
+            json_decref(v);
+            continue;
         }
         if (!v || json_object_set_new(sd->config, key, v) != 0)
             report_nomem(L);

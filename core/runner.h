@@ -126,7 +126,6 @@ struct wp_run {
     struct wp_state_lock *state_lock; /* held from first use of the state folder */
     struct wp_store *store;
     bool store_failed;
-    bool state_dir_made;
 
     pthread_t input_thread;
     bool input_thread_started;

@@ -21,7 +21,7 @@ struct wp_acker {
     bool stopping;                /* no more ack() calls once the queue is empty */
     bool closed;                  /* the thread is gone: late roots are not acknowledged */
     pthread_t thread;
-    atomic_ullong acked, unfinished;
+    atomic_ullong unfinished; /* for the warning at the end of the run */
 };
 
 /* Over every acker of the process (see track.h). */
@@ -35,7 +35,6 @@ static void ack_one(struct wp_acker *acker, struct wp_run_ctx *ctx, struct wp_tr
     acker->source->ops->ack(acker->source->instance, &ctx->pub, root->id, outcome);
     uint64_t end = wp__now_ns();
     atomic_fetch_add(&acker->source->busy_ns, end - start);
-    atomic_fetch_add(&acker->acked, 1);
     /* Timed to the end of ack(): only then has the source recorded the item for good. */
     wp__histogram_observe(&ack_latency, end - root->born_ns);
     atomic_fetch_add_explicit(&acked_total, 1, memory_order_relaxed);
@@ -119,11 +118,6 @@ void wp__acker_free(struct wp_acker *acker)
     pthread_mutex_destroy(&acker->lock);
     pthread_cond_destroy(&acker->wake);
     wp_free(acker);
-}
-
-unsigned long long wp__acker_count(const struct wp_acker *acker, bool acked)
-{
-    return acker ? atomic_load(acked ? &acker->acked : &acker->unfinished) : 0;
 }
 
 unsigned long long wp__ack_total(bool acked)

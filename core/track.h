@@ -58,11 +58,9 @@ struct wp_acker *wp__acker_start(struct wp_stage_rt *source);
 void wp__acker_stop(struct wp_acker *acker);
 /* wp__acker_free() - after every entry is gone (stops it first if need be). */
 void wp__acker_free(struct wp_acker *acker);
-/* Roots acknowledged (@acked) or left unfinished so far. */
-unsigned long long wp__acker_count(const struct wp_acker *acker, bool acked);
-
 /*
- * The same counts over every acker of the process, and the time from a source's emit to
+ * Roots acknowledged (@acked) or left unfinished, over every acker of the process, and the
+ * time from a source's emit to
  * the return of its ack() for each acknowledged root, for /metrics. Process-wide rather
  * than per run so that they stay monotonic across reloads without folding, and so that
  * the metrics thread never reads a run's acker pointer, which the run sets when it
